@@ -1,0 +1,38 @@
+"""Bayesian optimization as a plain library: define an experiment, ask, tell.
+
+The core never imports Prefect or MLflow; ``flows`` composes it into runs.
+"""
+
+from bayesopt.errors import (
+    BayesoptError,
+    EvaluationTimeoutError,
+    InvalidExperimentError,
+    InvalidOutcomeError,
+    InvalidSpaceError,
+    StorageError,
+    TrialStateError,
+)
+from bayesopt.experiment import Experiment, Objective
+from bayesopt.optimizer import Optimizer
+from bayesopt.space import Choice, Fixed, Float, Int, LinearConstraint, Space
+from bayesopt.trial import Trial, TrialStatus
+
+__all__ = [
+    "BayesoptError",
+    "Choice",
+    "EvaluationTimeoutError",
+    "Experiment",
+    "Fixed",
+    "Float",
+    "Int",
+    "InvalidExperimentError",
+    "InvalidOutcomeError",
+    "InvalidSpaceError",
+    "LinearConstraint",
+    "Objective",
+    "Optimizer",
+    "Space",
+    "StorageError",
+    "Trial",
+    "TrialStatus",
+]

@@ -1,0 +1,278 @@
+"""The ask/tell optimizer: suggest points, observe results, everything in the store.
+
+Example:
+    >>> from bayesopt import Experiment, Float, Objective, Optimizer
+    >>> exp = Experiment(name="doc", parameters=[Float("x", 0.0, 1.0)], objectives=[Objective("y")])
+    >>> opt = Optimizer(exp, seed=0)
+    >>> for _ in range(3):
+    ...     (trial,) = opt.suggest(1)
+    ...     _ = opt.observe(trial, {"y": (trial.params["x"] - 0.3) ** 2})
+    >>> len(opt.trials()), opt.best().status.value
+    (3, 'completed')
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bayesopt.device import resolve_device
+from bayesopt.errors import TrialStateError
+from bayesopt.experiment import Experiment
+from bayesopt.storage import Store, worker_id
+from bayesopt.strategy import History, Strategy
+from bayesopt.trial import Trial, TrialStatus
+
+logger = logging.getLogger("bayesopt")
+
+TrialRef = Trial | int
+
+_ACTIVE = (TrialStatus.PENDING, TrialStatus.RUNNING)
+
+
+class Optimizer:
+    """Suggests trials for an experiment and records their results.
+
+    Args:
+        experiment: The experiment definition.
+        storage: SQLAlchemy URL of the trial store. ``None`` uses the experiment's
+            ``storage``, else an in-memory SQLite database (gone with the process).
+        seed: Seed of the Sobol design and model steps. ``None`` uses the experiment's
+            seed, else the seed stored with the experiment, else a fresh random one
+            (stored, so a resumed run makes the same decisions).
+        device: Torch device for the models; CUDA when available by default.
+    """
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        *,
+        storage: str | None = None,
+        seed: int | None = None,
+        device: str | torch.device | None = None,
+    ) -> None:
+        self.experiment = experiment
+        self.store = Store(storage or experiment.storage or "sqlite://")
+        wanted = seed if seed is not None else experiment.seed
+        initial = wanted if wanted is not None else random.SystemRandom().randrange(2**31)
+        self._record = self.store.experiment(experiment.name, experiment.definition(), initial)
+        self.seed = wanted if wanted is not None else self._record.seed
+        self.device = resolve_device(device)
+        self.strategy = Strategy(experiment, seed=self.seed, device=self.device)
+
+    def __repr__(self) -> str:
+        return f"Optimizer({self.experiment.name!r}, store={self.store!r}, seed={self.seed})"
+
+    # ---------------------------------------------------------------- asking
+    def suggest(self, n: int = 1) -> list[Trial]:
+        """Choose ``n`` new points and record them as pending trials.
+
+        Pending and running trials are passed to the acquisition function as
+        ``X_pending``, so a batch, or suggestions made while others run, spread out.
+
+        Returns:
+            A list of ``n`` :class:`Trial`, each with ``.id`` and ``.params``.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n: got {n!r}; expected an integer >= 1")
+        trials = self.store.trials(self._record.id)
+        candidates = self.strategy.generate(self._history(trials), n)
+        rows = [
+            {"params": c.params, "generator": c.generator, "metadata": c.metadata}
+            for c in candidates
+        ]
+        created = self.store.add_trials(self._record.id, rows)
+        for t in created:
+            logger.info("trial %d suggested by %s: %s", t.id, t.generator, t.params)
+        return created
+
+    def _history(self, trials: list[Trial]) -> History:
+        space = self.experiment.space
+        obj = self.experiment.objective.name
+        done = [t for t in trials if t.status == TrialStatus.COMPLETED and t.values]
+        active = [t for t in trials if t.status in _ACTIVE]
+        d = space.dim
+        return History(
+            X=np.array([space.encode(t.params) for t in done]).reshape(-1, d),
+            Y=np.array([t.values[obj] for t in done if t.values], dtype=np.float64),
+            X_pending=np.array([space.encode(t.params) for t in active]).reshape(-1, d),
+            n_trials=sum(t.status != TrialStatus.ABANDONED for t in trials),
+            n_sobol=sum(t.generator == "sobol" for t in trials),
+        )
+
+    # --------------------------------------------------------------- telling
+    def _id(self, trial: TrialRef) -> int:
+        if isinstance(trial, Trial):
+            return trial.id
+        if isinstance(trial, int) and not isinstance(trial, bool):
+            return trial
+        raise TrialStateError(f"trial: got {trial!r}; expected a Trial or a trial id (int)")
+
+    def start(self, trial: TrialRef) -> Trial:
+        """Mark a pending trial as running in this process (a worker claims it)."""
+        return self.store.transition(
+            self._record.id, self._id(trial), allowed=[TrialStatus.PENDING],
+            status=TrialStatus.RUNNING, worker=worker_id(),
+        )
+
+    def observe(self, trial: TrialRef, values: Mapping[str, float] | float) -> Trial:
+        """Record the outcome of a pending or running trial; it becomes completed.
+
+        Args:
+            trial: The trial or its id.
+            values: ``{outcome: value}`` with every objective, or a number when the
+                experiment has one objective. Extra outcomes are kept too.
+
+        Raises:
+            InvalidOutcomeError: a value is missing or not finite (the trial is left
+                as it was; use :meth:`fail` to record a failed evaluation).
+            TrialStateError: the trial is unknown or already finished.
+        """
+        number = self._id(trial)
+        checked = self.experiment.check_values(values)
+        done = self.store.transition(
+            self._record.id, number, allowed=_ACTIVE, status=TrialStatus.COMPLETED, values=checked,
+        )
+        logger.info("trial %d completed: %s", number, checked)
+        return done
+
+    def fail(self, trial: TrialRef, reason: str) -> Trial:
+        """Record that a trial's evaluation failed, and why."""
+        done = self.store.transition(
+            self._record.id, self._id(trial), allowed=_ACTIVE, status=TrialStatus.FAILED,
+            failure_reason=str(reason),
+        )
+        logger.warning("trial %d failed: %s", done.id, reason)
+        return done
+
+    def abandon(self, trial: TrialRef, reason: str = "abandoned") -> Trial:
+        """Give up a pending or running trial without a result; it no longer counts."""
+        done = self.store.transition(
+            self._record.id, self._id(trial), allowed=_ACTIVE, status=TrialStatus.ABANDONED,
+            failure_reason=str(reason),
+        )
+        logger.info("trial %d abandoned: %s", done.id, reason)
+        return done
+
+    def attach(
+        self,
+        params: Mapping[str, Any],
+        values: Mapping[str, float] | float | None = None,
+        *,
+        generator: str = "manual",
+    ) -> Trial:
+        """Add a trial chosen outside the loop: completed when ``values`` are given
+        (warm-starting from earlier data), else pending (to be evaluated).
+
+        Raises:
+            InvalidSpaceError: the point is not in the space.
+            InvalidOutcomeError: the values are not usable.
+        """
+        point = self.experiment.space.validate(params)
+        row: dict[str, Any] = {"params": point, "generator": generator}
+        status = TrialStatus.PENDING
+        if values is not None:
+            row["values"] = self.experiment.check_values(values)
+            status = TrialStatus.COMPLETED
+        (trial,) = self.store.add_trials(self._record.id, [row], status=status)
+        return trial
+
+    def recover(self) -> list[Trial]:
+        """Re-queue the trials that a dead process on this host left running.
+
+        Each such trial is abandoned with the reason, and its point is added again
+        as a new pending trial, so nothing is silently dropped or run twice.
+
+        Returns:
+            The new pending trials.
+        """
+        host = socket.gethostname()
+        requeued = []
+        for t in self.store.trials(self._record.id, [TrialStatus.RUNNING]):
+            if not t.worker or not _local_process_gone(t.worker, host):
+                continue
+            try:
+                self.abandon(t, f"worker {t.worker} ended during the evaluation; point re-queued")
+            except TrialStateError:
+                continue
+            (new,) = self.store.add_trials(
+                self._record.id,
+                [{"params": t.params, "generator": t.generator,
+                  "metadata": {**t.metadata, "requeued_from": t.id}}],
+            )
+            requeued.append(new)
+        return requeued
+
+    # --------------------------------------------------------------- reading
+    def get(self, trial: TrialRef) -> Trial:
+        return self.store.trial(self._record.id, self._id(trial))
+
+    def all_trials(self, *statuses: TrialStatus) -> list[Trial]:
+        """Trials in id order, optionally only those in the given statuses."""
+        return self.store.trials(self._record.id, statuses or None)
+
+    @property
+    def n_finished(self) -> int:
+        """Completed and failed trials: what the budget counts."""
+        return len(self.all_trials(TrialStatus.COMPLETED, TrialStatus.FAILED))
+
+    def best(self) -> Trial:
+        """The completed trial with the best objective value (the first one on ties).
+
+        Raises:
+            TrialStateError: no trial is completed yet.
+        """
+        obj = self.experiment.objective
+        done = [t for t in self.all_trials(TrialStatus.COMPLETED) if t.values]
+        if not done:
+            raise TrialStateError(
+                f"best: experiment '{self.experiment.name}' has no completed trial yet"
+            )
+        return max(done, key=lambda t: (obj.sign() * t.values[obj.name], -t.id))  # type: ignore[index]
+
+    def trials(self) -> pd.DataFrame:
+        """One row per trial: id, status, each parameter, each outcome, and how it was made."""
+        rows = []
+        for t in self.all_trials():
+            row: dict[str, Any] = {"id": t.id, "status": t.status.value}
+            row.update(t.params)
+            row.update(t.values or {})
+            row.update(
+                generator=t.generator,
+                failure_reason=t.failure_reason,
+                created_at=t.created_at,
+                finished_at=t.finished_at,
+            )
+            rows.append(row)
+        columns = ["id", "status", *self.experiment.space.names,
+                   *[o.name for o in self.experiment.objectives]]
+        df = pd.DataFrame(rows)
+        for col in columns:
+            if col not in df.columns:
+                df[col] = pd.Series(dtype=object)
+        return df[columns + [c for c in df.columns if c not in columns]]
+
+
+def _local_process_gone(worker: str, host: str) -> bool:
+    worker_host, _, pid = worker.rpartition(":")
+    if worker_host != host or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+

@@ -1,0 +1,508 @@
+"""The search space: parameters, linear constraints and the unit-cube encoding.
+
+Every tunable parameter takes one column of the encoded space ``[0, 1]^d``:
+
+- :class:`Float` maps ``[low, high]`` (or ``[log low, log high]``) linearly to ``[0, 1]``;
+- :class:`Int` does the same and keeps a grid of the integer positions, so that the
+  acquisition optimizer searches the integers only;
+- :class:`Choice` puts its ``n`` values at ``0, 1/(n-1), ..., 1``; unordered choices
+  are categorical columns (the model treats them with a categorical kernel),
+  ordered ones are discrete columns;
+- :class:`Fixed` takes no column: its value is added back when a point is decoded.
+
+Example:
+    >>> space = Space([Float("lr", 1e-4, 1e-1, log=True), Int("depth", 1, 5), Choice("act", ["relu", "tanh"])])
+    >>> space.dim
+    3
+    >>> point = space.decode(space.encode({"lr": 1e-2, "depth": 3, "act": "tanh"}))
+    >>> round(point["lr"], 6), point["depth"], point["act"]
+    (0.01, 3, 'tanh')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from scipy.optimize import linprog
+
+from bayesopt.errors import InvalidSpaceError, describe
+
+ChoiceValue = str | int | float | bool
+
+#: Integer parameters with more values than this are searched as continuous and rounded.
+MAX_ENUMERATED_INTEGERS = 1000
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise InvalidSpaceError(
+            f"parameter name: got {describe(name)}; a name must be a non-empty Python identifier "
+            "such as 'learning_rate', because it becomes a keyword argument of evaluate"
+        )
+    return name
+
+
+def _check_number(name: str, field_name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidSpaceError(
+            f"parameter '{name}': {field_name}={describe(value)} is not a finite number"
+        )
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Float:
+    """A real-valued parameter in ``[low, high]``, optionally searched on a log scale."""
+
+    name: str
+    low: float
+    high: float
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        low = _check_number(self.name, "low", self.low)
+        high = _check_number(self.name, "high", self.high)
+        if low >= high:
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': low={self.low!r} must be below high={self.high!r}; "
+                "use Fixed(name, value) for a parameter that does not change"
+            )
+        if self.log and low <= 0:
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': log=True needs low > 0, got low={self.low!r}; "
+                "use a positive lower bound or log=False"
+            )
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    def to_unit(self, value: Any) -> float:
+        if self.log:
+            return (math.log(value) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        return (value - self.low) / (self.high - self.low)
+
+    def from_unit(self, u: float) -> float:
+        u = min(max(float(u), 0.0), 1.0)
+        if self.log:
+            value = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        else:
+            value = self.low + u * (self.high - self.low)
+        return min(max(value, self.low), self.high)
+
+    def validate(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': got {describe(value)}, expected a number in "
+                f"[{self.low}, {self.high}]"
+            )
+        v = float(value)
+        if not (self.low <= v <= self.high):
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': {v!r} is outside [{self.low}, {self.high}]"
+            )
+        return v
+
+    def grid(self) -> list[float] | None:
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "float", "low": self.low, "high": self.high, "log": self.log}
+
+
+@dataclass(frozen=True)
+class Int:
+    """An integer parameter in ``[low, high]`` (both included), optionally on a log scale."""
+
+    name: str
+    low: int
+    high: int
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        for field_name in ("low", "high"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise InvalidSpaceError(
+                    f"parameter '{self.name}': {field_name}={describe(value)} is not an integer"
+                )
+        if self.low >= self.high:
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': low={self.low!r} must be below high={self.high!r}; "
+                "use Fixed(name, value) for a parameter that does not change"
+            )
+        if self.log and self.low <= 0:
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': log=True needs low >= 1, got low={self.low!r}"
+            )
+        object.__setattr__(self, "low", int(self.low))
+        object.__setattr__(self, "high", int(self.high))
+
+    def _scale(self, value: float) -> float:
+        return math.log(value) if self.log else float(value)
+
+    def to_unit(self, value: Any) -> float:
+        lo, hi = self._scale(self.low), self._scale(self.high)
+        return (self._scale(value) - lo) / (hi - lo)
+
+    def from_unit(self, u: float) -> int:
+        u = min(max(float(u), 0.0), 1.0)
+        lo, hi = self._scale(self.low), self._scale(self.high)
+        x = lo + u * (hi - lo)
+        value = math.exp(x) if self.log else x
+        if self.log:
+            # Round to the integer that is nearest on the log scale.
+            floor = max(math.floor(value), self.low)
+            ceil = min(floor + 1, self.high)
+            value = floor if abs(math.log(floor) - x) <= abs(math.log(ceil) - x) else ceil
+        return int(min(max(round(value), self.low), self.high))
+
+    def validate(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': got {describe(value)}, expected an integer in "
+                f"[{self.low}, {self.high}]"
+            )
+        if float(value) != round(float(value)):
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': {value!r} is not an integer"
+            )
+        v = int(round(float(value)))
+        if not (self.low <= v <= self.high):
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': {v!r} is outside [{self.low}, {self.high}]"
+            )
+        return v
+
+    def grid(self) -> list[float] | None:
+        if self.high - self.low + 1 > MAX_ENUMERATED_INTEGERS:
+            return None
+        return [self.to_unit(k) for k in range(self.low, self.high + 1)]
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "int", "low": self.low, "high": self.high, "log": self.log}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a list of values; ``ordered=True`` when the order of the values means something."""
+
+    name: str
+    values: Sequence[ChoiceValue]
+    ordered: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if isinstance(self.values, str | bytes) or not isinstance(self.values, Sequence):
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': values={describe(self.values)} must be a list of values"
+            )
+        values = tuple(self.values)
+        if len(values) < 2:
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': values={describe(values)} needs at least 2 values; "
+                "use Fixed(name, value) for a single one"
+            )
+        for v in values:
+            if not isinstance(v, str | int | float | bool):
+                raise InvalidSpaceError(
+                    f"parameter '{self.name}': value {describe(v)} is not a str, int, float or bool"
+                )
+        if len(set(values)) != len(values):
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': values={describe(values)} has duplicates"
+            )
+        object.__setattr__(self, "values", values)
+
+    def to_unit(self, value: Any) -> float:
+        return self.values.index(value) / (len(self.values) - 1)  # type: ignore[attr-defined]
+
+    def from_unit(self, u: float) -> ChoiceValue:
+        u = min(max(float(u), 0.0), 1.0)
+        return self.values[round(u * (len(self.values) - 1))]
+
+    def validate(self, value: Any) -> ChoiceValue:
+        for v in self.values:
+            if v == value and type(v) is type(value) or (
+                isinstance(value, np.generic) and v == value.item()
+            ):
+                return v
+        raise InvalidSpaceError(
+            f"parameter '{self.name}': got {describe(value)}, valid values are {list(self.values)}"
+        )
+
+    def grid(self) -> list[float]:
+        n = len(self.values)
+        return [i / (n - 1) for i in range(n)]
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "choice", "values": list(self.values), "ordered": self.ordered}
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """A parameter held at one value; it is passed to ``evaluate`` but never searched."""
+
+    name: str
+    value: ChoiceValue
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if not isinstance(self.value, str | int | float | bool):
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': value {describe(self.value)} is not a str, int, float "
+                "or bool"
+            )
+
+    def validate(self, value: Any) -> ChoiceValue:
+        if value != self.value:
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': is fixed at {self.value!r}, got {describe(value)}"
+            )
+        return self.value
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "fixed", "value": self.value}
+
+
+Parameter = Float | Int | Choice | Fixed
+Tunable = Float | Int | Choice
+
+
+@dataclass(frozen=True)
+class LinearConstraint:
+    """``sum(coefficients[name] * params[name]) <op> bound`` over float and integer parameters.
+
+    Example:
+        >>> LinearConstraint({"x1": 1.0, "x2": 1.0}, "<=", 10.0)
+        LinearConstraint(coefficients={'x1': 1.0, 'x2': 1.0}, op='<=', bound=10.0)
+    """
+
+    coefficients: Mapping[str, float]
+    op: Literal["<=", ">="]
+    bound: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.coefficients, Mapping) or not self.coefficients:
+            raise InvalidSpaceError(
+                f"constraint coefficients: got {describe(self.coefficients)}; expected a non-empty "
+                "dict of parameter name to coefficient"
+            )
+        if self.op not in ("<=", ">="):
+            raise InvalidSpaceError(f"constraint op: got {describe(self.op)}; valid: '<=' or '>='")
+        coefs = {k: _check_number(k, "coefficient", v) for k, v in self.coefficients.items()}
+        object.__setattr__(self, "coefficients", coefs)
+        object.__setattr__(self, "bound", _check_number("constraint", "bound", self.bound))
+
+    def holds(self, params: Mapping[str, Any], tol: float = 1e-9) -> bool:
+        lhs = sum(c * float(params[k]) for k, c in self.coefficients.items())
+        scale = tol * max(1.0, abs(self.bound))
+        return lhs <= self.bound + scale if self.op == "<=" else lhs >= self.bound - scale
+
+    def __str__(self) -> str:
+        lhs = " + ".join(f"{c:g}*{k}" for k, c in self.coefficients.items())
+        return f"{lhs} {self.op} {self.bound:g}"
+
+
+@dataclass(frozen=True)
+class Space:
+    """An ordered set of parameters with linear constraints, and its unit-cube encoding."""
+
+    parameters: Sequence[Parameter]
+    constraints: Sequence[LinearConstraint] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        params = tuple(self.parameters) if isinstance(self.parameters, Sequence) else ()
+        if not params:
+            raise InvalidSpaceError(
+                f"parameters: got {describe(self.parameters)}; an experiment needs at least one "
+                "parameter such as Float('x', 0.0, 1.0)"
+            )
+        for p in params:
+            if not isinstance(p, Float | Int | Choice | Fixed):
+                raise InvalidSpaceError(
+                    f"parameters: got {describe(p)}; valid kinds are Float, Int, Choice and Fixed"
+                )
+        names = [p.name for p in params]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise InvalidSpaceError(f"parameters: duplicate names {dupes}; each name must be unique")
+        if all(isinstance(p, Fixed) for p in params):
+            raise InvalidSpaceError(
+                "parameters: every parameter is Fixed; at least one must be searched"
+            )
+        object.__setattr__(self, "parameters", params)
+        object.__setattr__(self, "constraints", tuple(self.constraints))
+        self._check_constraints()
+
+    # ----------------------------------------------------------------- structure
+    @property
+    def tunable(self) -> tuple[Tunable, ...]:
+        return tuple(p for p in self.parameters if not isinstance(p, Fixed))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    @property
+    def dim(self) -> int:
+        """Number of columns of the encoded space."""
+        return len(self.tunable)
+
+    def __getitem__(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def discrete_dims(self) -> dict[int, list[float]]:
+        """Encoded columns that take only the listed values (integers, ordered choices)."""
+        out: dict[int, list[float]] = {}
+        for i, p in enumerate(self.tunable):
+            if isinstance(p, Int) or (isinstance(p, Choice) and p.ordered):
+                grid = p.grid()
+                if grid is not None:
+                    out[i] = grid
+        return out
+
+    @property
+    def cat_dims(self) -> dict[int, list[float]]:
+        """Encoded columns of unordered choices, with the positions of their values."""
+        return {
+            i: p.grid()
+            for i, p in enumerate(self.tunable)
+            if isinstance(p, Choice) and not p.ordered
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description, stored with the experiment to detect a changed space."""
+        return {
+            "parameters": {p.name: p.describe() for p in self.parameters},
+            "constraints": [str(c) for c in self.constraints],
+        }
+
+    # ------------------------------------------------------------------ encoding
+    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a full point and return it with canonical Python types.
+
+        Fixed parameters may be left out; they are filled in.
+        """
+        if not isinstance(params, Mapping):
+            raise InvalidSpaceError(f"params: got {describe(params)}; expected a dict")
+        unknown = sorted(set(params) - set(self.names))
+        if unknown:
+            raise InvalidSpaceError(
+                f"params: unknown parameter(s) {unknown}; valid names are {list(self.names)}"
+            )
+        out: dict[str, Any] = {}
+        for p in self.parameters:
+            if p.name not in params:
+                if isinstance(p, Fixed):
+                    out[p.name] = p.value
+                    continue
+                raise InvalidSpaceError(
+                    f"params: missing parameter '{p.name}'; every point needs {list(self.names)}"
+                )
+            out[p.name] = p.validate(params[p.name])
+        for c in self.constraints:
+            if not c.holds(out):
+                raise InvalidSpaceError(f"params: {out} violate the constraint {c}")
+        return out
+
+    def encode(self, params: Mapping[str, Any]) -> np.ndarray:
+        """Map a point to the unit cube: a ``d``-dim float64 array."""
+        point = self.validate(params)
+        return np.array([p.to_unit(point[p.name]) for p in self.tunable], dtype=np.float64)
+
+    def decode(self, u: Sequence[float] | np.ndarray) -> dict[str, Any]:
+        """Map a ``d``-dim unit-cube point back to parameter values (snapping discrete columns)."""
+        arr = np.asarray(u, dtype=np.float64).reshape(-1)
+        if arr.shape[0] != self.dim:
+            raise InvalidSpaceError(f"point: expected {self.dim} encoded values, got {arr.shape[0]}")
+        it = iter(arr.tolist())
+        out: dict[str, Any] = {}
+        for p in self.parameters:
+            out[p.name] = p.value if isinstance(p, Fixed) else p.from_unit(next(it))
+        return out
+
+    def snap(self, u: np.ndarray) -> np.ndarray:
+        """Round a ``n x d`` batch of encoded points onto the discrete values of each column."""
+        rows = np.atleast_2d(np.asarray(u, dtype=np.float64))
+        return np.stack([self.encode(self.decode(r)) for r in rows]) if len(rows) else rows
+
+    # --------------------------------------------------------------- constraints
+    def _constraint_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Constraints as ``A u <= b`` over the encoded columns."""
+        index = {p.name: i for i, p in enumerate(self.tunable)}
+        rows, rhs = [], []
+        for c in self.constraints:
+            a = np.zeros(self.dim)
+            b = c.bound
+            for name, coef in c.coefficients.items():
+                p = self[name]
+                if isinstance(p, Fixed):
+                    b -= coef * float(p.value)  # type: ignore[arg-type]
+                    continue
+                assert isinstance(p, Float | Int)
+                a[index[name]] = coef * (p.high - p.low)
+                b -= coef * p.low
+            sign = 1.0 if c.op == "<=" else -1.0
+            rows.append(sign * a)
+            rhs.append(sign * b)
+        return np.array(rows).reshape(-1, self.dim), np.array(rhs)
+
+    def _check_constraints(self) -> None:
+        if not self.constraints:
+            return
+        for c in self.constraints:
+            if not isinstance(c, LinearConstraint):
+                raise InvalidSpaceError(
+                    f"constraints: got {describe(c)}; expected LinearConstraint(...)"
+                )
+            for name in c.coefficients:
+                if name not in self.names:
+                    raise InvalidSpaceError(
+                        f"constraint {c}: unknown parameter '{name}'; valid names are "
+                        f"{list(self.names)}"
+                    )
+                p = self[name]
+                if isinstance(p, Choice) or (isinstance(p, Fixed) and isinstance(p.value, str)):
+                    raise InvalidSpaceError(
+                        f"constraint {c}: parameter '{name}' is a {type(p).__name__}; linear "
+                        "constraints apply to Float and Int parameters"
+                    )
+                if isinstance(p, Float | Int) and p.log:
+                    raise InvalidSpaceError(
+                        f"constraint {c}: parameter '{name}' is on a log scale, where a linear "
+                        "constraint is not linear; use log=False for it"
+                    )
+        a, b = self._constraint_rows()
+        res = linprog(np.zeros(self.dim), A_ub=a, b_ub=b, bounds=[(0.0, 1.0)] * self.dim)
+        if res.status != 0:
+            raise InvalidSpaceError(
+                "constraints: no point of the space satisfies all of "
+                f"{[str(c) for c in self.constraints]} within the parameter bounds; "
+                "loosen a bound or a constraint"
+            )
+
+    def botorch_inequalities(self) -> list[tuple[list[int], list[float], float]]:
+        """Constraints in BoTorch's form ``sum(coef * u[idx]) >= rhs`` over the encoded columns."""
+        a, b = self._constraint_rows()
+        out = []
+        for row, rhs in zip(a, b, strict=True):
+            idx = [i for i in range(self.dim) if row[i] != 0.0]
+            out.append((idx, [-float(row[i]) for i in idx], -float(rhs)))
+        return out
+
+    def is_feasible(self, u: np.ndarray) -> np.ndarray:
+        """Which rows of a ``n x d`` encoded batch satisfy every constraint (a ``n`` bool array)."""
+        rows = np.atleast_2d(u)
+        if not self.constraints:
+            return np.ones(len(rows), dtype=bool)
+        a, b = self._constraint_rows()
+        return np.all(rows @ a.T <= b + 1e-9 * np.maximum(1.0, np.abs(b)), axis=1)

@@ -1,0 +1,325 @@
+"""The trial store on SQLAlchemy: a SQLite file by default, any SQLAlchemy URL accepted.
+
+Every write is one committed transaction, finished before the call returns, so a
+process killed at any moment loses nothing it already reported. State changes
+are conditional updates (``UPDATE ... WHERE status IN (...)``), so two callers
+can never both complete, or both claim, the same trial.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import IntegrityError
+
+from bayesopt.errors import StorageError, TrialStateError
+from bayesopt.trial import Trial, TrialStatus
+
+_metadata = sa.MetaData()
+
+experiments_table = sa.Table(
+    "bayesopt_experiments",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("seed", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+trials_table = sa.Table(
+    "bayesopt_trials",
+    _metadata,
+    sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("experiment_id", sa.ForeignKey("bayesopt_experiments.id"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("values", sa.JSON, nullable=True),
+    sa.Column("generator", sa.String(100), nullable=False),
+    sa.Column("meta", sa.JSON, nullable=False),
+    sa.Column("failure_reason", sa.Text, nullable=True),
+    sa.Column("worker", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("experiment_id", "number", name="uq_trial_number"),
+)
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL with its password replaced by ``***``, safe to print or log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable URL>"
+
+
+def worker_id() -> str:
+    """This process, as ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite drops the zone; every timestamp the store writes is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _jsonable(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=str))
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    id: int
+    name: str
+    definition: dict[str, Any]
+    seed: int
+
+
+class Store:
+    """Trials of any number of experiments in one SQL database.
+
+    Args:
+        url: A SQLAlchemy URL, ``sqlite:///path/to/file.db`` by default form;
+            ``sqlite://`` keeps everything in memory (nothing survives the process).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = self._create_engine(url)
+        _metadata.create_all(self.engine)
+
+    def __repr__(self) -> str:
+        return f"Store({mask_url(self.url)!r})"
+
+    @staticmethod
+    def _create_engine(url: str) -> Engine:
+        try:
+            parsed = make_url(url)
+        except Exception as exc:
+            raise StorageError(
+                f"storage: {url!r} is not a SQLAlchemy URL; use e.g. 'sqlite:///runs/x.db' or "
+                "'postgresql://user@host/db'"
+            ) from exc
+        if parsed.get_backend_name() != "sqlite":
+            return sa.create_engine(parsed, pool_pre_ping=True, future=True)
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+        else:
+            engine = sa.create_engine(parsed, poolclass=sa.pool.StaticPool,
+                                      connect_args={"check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, open transactions, and take the write
+            # lock at BEGIN so that read-then-write sequences are serialized.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --------------------------------------------------------------- experiments
+    def experiment(self, name: str, definition: dict[str, Any], seed: int) -> ExperimentRecord:
+        """Get the experiment called ``name``, creating it if it is new.
+
+        Raises:
+            StorageError: the store holds an experiment of that name with another
+                search space or objectives.
+        """
+        definition = _jsonable(definition)
+        for _ in range(3):
+            with self.engine.begin() as conn:
+                row = conn.execute(
+                    sa.select(experiments_table).where(experiments_table.c.name == name)
+                ).first()
+                if row is None:
+                    try:
+                        res = conn.execute(
+                            experiments_table.insert().values(
+                                name=name, definition=definition, seed=seed, created_at=_now()
+                            )
+                        )
+                    except IntegrityError:
+                        continue
+                    pk = res.inserted_primary_key
+                    assert pk is not None
+                    return ExperimentRecord(int(pk[0]), name, definition, seed)
+            stored = dict(row.definition)
+            for key in ("space", "objectives"):
+                if stored.get(key) != definition.get(key):
+                    raise StorageError(
+                        f"storage: experiment '{name}' in {mask_url(self.url)} was created with "
+                        f"{key} {stored.get(key)}, but this definition has {definition.get(key)}; "
+                        "use another experiment name or another storage URL"
+                    )
+            return ExperimentRecord(int(row.id), name, stored, int(row.seed))
+        raise StorageError(f"storage: could not create experiment '{name}'")  # pragma: no cover
+
+    # -------------------------------------------------------------------- trials
+    def add_trials(
+        self,
+        experiment_id: int,
+        rows: Sequence[dict[str, Any]],
+        *,
+        status: TrialStatus = TrialStatus.PENDING,
+    ) -> list[Trial]:
+        """Insert trials (each a dict of ``params``, ``generator``, ``metadata`` and
+        optionally ``values``) with consecutive numbers, in one transaction."""
+        now = _now()
+        for _ in range(20):
+            try:
+                with self.engine.begin() as conn:
+                    top = conn.execute(
+                        sa.select(sa.func.max(trials_table.c.number)).where(
+                            trials_table.c.experiment_id == experiment_id
+                        )
+                    ).scalar()
+                    start = 0 if top is None else int(top) + 1
+                    records = []
+                    for i, row in enumerate(rows):
+                        finished = status.is_finished
+                        records.append(
+                            {
+                                "experiment_id": experiment_id,
+                                "number": start + i,
+                                "status": status.value,
+                                "params": _jsonable(row["params"]),
+                                "values": _jsonable(row.get("values")),
+                                "generator": row.get("generator", "manual"),
+                                "meta": _jsonable(row.get("metadata", {})),
+                                "failure_reason": row.get("failure_reason"),
+                                "worker": row.get("worker"),
+                                "created_at": now,
+                                "started_at": now if status != TrialStatus.PENDING else None,
+                                "finished_at": now if finished else None,
+                            }
+                        )
+                    if records:
+                        conn.execute(trials_table.insert(), records)
+                    return [self._to_trial(r) for r in records]
+            except IntegrityError:
+                # Another writer took these numbers first (PostgreSQL); take the next ones.
+                continue
+        raise StorageError("storage: could not number new trials after 20 attempts")
+
+    def transition(
+        self,
+        experiment_id: int,
+        number: int,
+        *,
+        allowed: Iterable[TrialStatus],
+        status: TrialStatus,
+        values: dict[str, float] | None = None,
+        failure_reason: str | None = None,
+        worker: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Trial:
+        """Move a trial to ``status`` if it is currently in one of ``allowed``.
+
+        Raises:
+            TrialStateError: the trial does not exist, or is in another state; the
+                stored trial is then left exactly as it was.
+        """
+        allowed_values = [s.value for s in allowed]
+        changes: dict[str, Any] = {"status": status.value}
+        now = _now()
+        if status == TrialStatus.RUNNING:
+            changes["started_at"] = now
+            changes["worker"] = worker
+        if status.is_finished:
+            changes["finished_at"] = now
+        if values is not None:
+            changes["values"] = _jsonable(values)
+        if failure_reason is not None:
+            changes["failure_reason"] = failure_reason
+        with self.engine.begin() as conn:
+            cond = sa.and_(
+                trials_table.c.experiment_id == experiment_id, trials_table.c.number == number
+            )
+            row = conn.execute(sa.select(trials_table).where(cond)).first()
+            if row is None:
+                raise TrialStateError(
+                    f"trial {number}: no such trial in this experiment; "
+                    "see Optimizer.trials() for the trials it has"
+                )
+            if row.status not in allowed_values:
+                raise TrialStateError(
+                    f"trial {number}: is {row.status}, so it cannot become {status.value} "
+                    f"(only a trial that is {' or '.join(allowed_values)} can); nothing was changed"
+                )
+            if metadata:
+                changes["meta"] = _jsonable({**dict(row.meta), **metadata})
+            res = conn.execute(
+                trials_table.update()
+                .where(cond, trials_table.c.status.in_(allowed_values))
+                .values(**changes)
+            )
+            if res.rowcount != 1:  # pragma: no cover - guarded by BEGIN IMMEDIATE / row lock
+                raise TrialStateError(f"trial {number}: changed by another worker; nothing was changed")
+            merged = {**row._mapping, **changes}
+        return self._to_trial(merged)
+
+    def trial(self, experiment_id: int, number: int) -> Trial:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(trials_table).where(
+                    trials_table.c.experiment_id == experiment_id, trials_table.c.number == number
+                )
+            ).first()
+        if row is None:
+            raise TrialStateError(f"trial {number}: no such trial in this experiment")
+        return self._to_trial(row._mapping)
+
+    def trials(
+        self, experiment_id: int, statuses: Iterable[TrialStatus] | None = None
+    ) -> list[Trial]:
+        query = sa.select(trials_table).where(trials_table.c.experiment_id == experiment_id)
+        if statuses is not None:
+            query = query.where(trials_table.c.status.in_([s.value for s in statuses]))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(trials_table.c.number)).all()
+        return [self._to_trial(r._mapping) for r in rows]
+
+    @staticmethod
+    def _to_trial(row: Any) -> Trial:
+        return Trial(
+            id=int(row["number"]),
+            params=dict(row["params"]),
+            status=TrialStatus(row["status"]),
+            values=None if row["values"] is None else dict(row["values"]),
+            generator=row["generator"],
+            metadata=dict(row["meta"] or {}),
+            failure_reason=row["failure_reason"],
+            worker=row["worker"],
+            created_at=_aware(row["created_at"]),
+            started_at=_aware(row["started_at"]),
+            finished_at=_aware(row["finished_at"]),
+        )
