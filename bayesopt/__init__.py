@@ -12,6 +12,7 @@ from bayesopt.errors import (
     StorageError,
     TrialStateError,
 )
+from bayesopt.evaluation import evaluate_point
 from bayesopt.experiment import Experiment, Objective
 from bayesopt.optimizer import Optimizer
 from bayesopt.space import Choice, Fixed, Float, Int, LinearConstraint, Space
@@ -22,6 +23,7 @@ __all__ = [
     "Choice",
     "EvaluationTimeoutError",
     "Experiment",
+    "evaluate_point",
     "Fixed",
     "Float",
     "Int",

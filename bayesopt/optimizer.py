@@ -185,8 +185,12 @@ class Optimizer:
         (trial,) = self.store.add_trials(self._record.id, [row], status=status)
         return trial
 
-    def recover(self) -> list[Trial]:
+    def recover(self, *, this_process: bool = False) -> list[Trial]:
         """Re-queue the trials that a dead process on this host left running.
+
+        Args:
+            this_process: Also re-queue trials that this process left running (a
+                runner calls this on start, when none of its evaluations is in flight).
 
         Each such trial is abandoned with the reason, and its point is added again
         as a new pending trial, so nothing is silently dropped or run twice.
@@ -197,10 +201,11 @@ class Optimizer:
         host = socket.gethostname()
         requeued = []
         for t in self.store.trials(self._record.id, [TrialStatus.RUNNING]):
-            if not t.worker or not _local_process_gone(t.worker, host):
+            own = this_process and t.worker == worker_id()
+            if not t.worker or not (own or _local_process_gone(t.worker, host)):
                 continue
             try:
-                self.abandon(t, f"worker {t.worker} ended during the evaluation; point re-queued")
+                self.abandon(t, f"worker {t.worker} stopped during the evaluation; point re-queued")
             except TrialStateError:
                 continue
             (new,) = self.store.add_trials(

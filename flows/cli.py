@@ -1,0 +1,251 @@
+"""The ``bayesopt`` command line: run, status, best, suggest, observe, ui."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bayesopt import BayesoptError, Experiment, Optimizer, Trial, TrialStatus
+from bayesopt.storage import mask_url
+
+app = typer.Typer(
+    help="Bayesian optimization experiments: run them, inspect them, ask and tell by hand.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+ExperimentArg = Annotated[Path, typer.Argument(help="Python file defining `experiment`.")]
+StorageOpt = Annotated[
+    str | None, typer.Option("--storage", help="SQLAlchemy URL of the trial store.")
+]
+
+
+def _load(path: Path) -> Experiment:
+    from flows.loading import load_experiment
+
+    return load_experiment(path)
+
+
+def _optimizer(path: Path, storage: str | None) -> tuple[Experiment, Optimizer]:
+    from flows.loading import default_storage
+
+    exp = _load(path)
+    return exp, Optimizer(exp, storage=default_storage(exp, storage))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+def _trial_table(exp: Experiment, trials: list[Trial], title: str) -> Table:
+    table = Table(title=title)
+    outcomes = sorted({k for t in trials for k in (t.values or {})}) or [exp.objective.name]
+    for col in ["id", "status", *exp.space.names, *outcomes, "decided by", "note"]:
+        table.add_column(col, justify="right" if col == "id" else "left")
+    for t in trials:
+        note = t.failure_reason or t.metadata.get("fallback") or ""
+        table.add_row(
+            str(t.id), t.status.value, *[_fmt(t.params.get(n)) for n in exp.space.names],
+            *[_fmt((t.values or {}).get(k)) for k in outcomes], t.generator, str(note)[:60],
+        )
+    return table
+
+
+def _watch(stop: threading.Event, exp: Experiment, storage: str, progress: Progress) -> None:
+    """Show trial count and best value from the store while the flow runs."""
+    bar = progress.add_task("trials", total=exp.budget, best="-")
+    opt: Optimizer | None = None
+    while True:
+        try:
+            opt = opt or Optimizer(exp, storage=storage)
+            finished = opt.n_finished
+            try:
+                best = _fmt(opt.best().values[exp.objective.name])  # type: ignore[index]
+            except BayesoptError:
+                best = "-"
+            progress.update(bar, completed=min(finished, exp.budget), best=best)
+        except Exception:  # the store may not exist yet
+            pass
+        if stop.wait(0.5):
+            break
+
+
+@app.command()
+def run(
+    experiment: ExperimentArg,
+    budget: Annotated[int | None, typer.Option(help="Trials to finish (overrides).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Trials per batch.")] = None,
+    surrogate: Annotated[str | None, typer.Option(help="Surrogate model name.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the strategy.")] = None,
+    storage: StorageOpt = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option("--tracking-uri", help="MLflow tracking URI.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect logs.")] = False,
+) -> None:
+    """Run an experiment through the Prefect flow until its budget is spent (resumes)."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.loading import default_storage, default_tracking_uri
+    from flows.optimize import optimize
+
+    exp = _load(experiment).replace(
+        budget=budget, batch_size=batch_size, surrogate=surrogate, seed=seed
+    )
+    store_url = default_storage(exp, storage)
+    stop = threading.Event()
+    progress = Progress(
+        TextColumn(f"[bold]{exp.name}[/]"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), console=console,
+        transient=False,
+    )
+    with progress:
+        watcher = threading.Thread(
+            target=_watch, args=(stop, exp, store_url, progress), daemon=True
+        )
+        watcher.start()
+        try:
+            summary = optimize(
+                str(experiment), budget=budget, batch_size=batch_size, surrogate=surrogate,
+                seed=seed, storage=store_url, tracking_uri=default_tracking_uri(tracking_uri),
+            )
+        finally:
+            stop.set()
+            watcher.join(timeout=2)
+    opt = Optimizer(exp, storage=store_url)
+    try:
+        best = opt.best()
+        console.print(_trial_table(exp, [best], f"Best of {summary['n_completed']} completed "
+                                              f"({summary['n_failed']} failed)"))
+    except BayesoptError:
+        console.print("[yellow]no trial completed[/]")
+    console.print(f"trials: {mask_url(store_url)}")
+    hint = (f"open {summary['tracking_uri']}" if summary["tracking_uri"].startswith("http")
+            else "run `bayesopt ui` and open http://127.0.0.1:5000")
+    console.print(
+        f"MLflow: experiment '{exp.name}' (id {summary['mlflow_experiment_id']}), run "
+        f"{summary['mlflow_run_id']} in {summary['tracking_uri']}; to browse it, {hint}"
+    )
+
+
+@app.command()
+def status(experiment: ExperimentArg, storage: StorageOpt = None) -> None:
+    """Show every trial of the experiment."""
+    exp, opt = _optimizer(experiment, storage)
+    trials = opt.all_trials()
+    counts = {s.value: sum(t.status == s for t in trials) for s in TrialStatus}
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+    console.print(_trial_table(exp, trials, f"{exp.name}: {summary or 'no trials'}"))
+
+
+@app.command()
+def best(
+    experiment: ExperimentArg,
+    storage: StorageOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the best completed trial."""
+    exp, opt = _optimizer(experiment, storage)
+    trial = opt.best()
+    if as_json:
+        print(json.dumps({"id": trial.id, "params": trial.params, "values": trial.values}))
+    else:
+        console.print(_trial_table(exp, [trial], f"{exp.name}: best trial"))
+
+
+@app.command()
+def suggest(
+    experiment: ExperimentArg,
+    n: Annotated[int, typer.Option("-n", help="How many trials to suggest.")] = 1,
+    storage: StorageOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """Suggest trials to run by hand; report each with `bayesopt observe`."""
+    exp, opt = _optimizer(experiment, storage)
+    trials = opt.suggest(n)
+    if as_json:
+        for t in trials:
+            print(json.dumps({"id": t.id, "params": t.params}))
+        return
+    console.print(_trial_table(exp, trials, "Run these, then: bayesopt observe FILE ID y=VALUE"))
+
+
+@app.command()
+def observe(
+    experiment: ExperimentArg,
+    trial_id: Annotated[int, typer.Argument(help="The trial's id.")],
+    values: Annotated[
+        list[str] | None, typer.Argument(help="name=value pairs, or one number.")
+    ] = None,
+    fail: Annotated[
+        str | None, typer.Option("--fail", help="Record the trial as failed, with this reason.")
+    ] = None,
+    storage: StorageOpt = None,
+) -> None:
+    """Record the result of a trial that was run by hand."""
+    exp, opt = _optimizer(experiment, storage)
+    if fail is not None:
+        trial = opt.fail(trial_id, fail)
+        console.print(f"trial {trial.id} recorded as failed: {fail}")
+        return
+    if not values:
+        raise typer.BadParameter("give the outcome as name=value (or --fail REASON)",
+                                 param_hint="VALUES")
+    parsed: dict[str, Any] | float
+    if len(values) == 1 and "=" not in values[0]:
+        parsed = _number(values[0], exp.objective.name)
+    else:
+        parsed = {}
+        for item in values:
+            key, sep, raw = item.partition("=")
+            if not sep:
+                raise typer.BadParameter(f"{item!r}: expected name=value", param_hint="VALUES")
+            parsed[key] = _number(raw, key)
+    trial = opt.observe(trial_id, parsed)
+    console.print(f"trial {trial.id} completed: {trial.values}")
+
+
+def _number(raw: str, name: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise typer.BadParameter(f"{name}: {raw!r} is not a number", param_hint="VALUES") from None
+
+
+@app.command()
+def ui(
+    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind; loopback by default.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 5000,
+) -> None:
+    """Start the MLflow UI for this project's tracking store (Ctrl-C stops it)."""
+    from flows.loading import default_tracking_uri
+
+    uri = default_tracking_uri(tracking_uri)
+    mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
+    console.print(f"MLflow UI for {mask_url(uri)} on http://{host}:{port} (Ctrl-C stops it)")
+    cmd = [mlflow_bin, "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
+    raise typer.Exit(subprocess.call(cmd))
+
+
+def main() -> None:
+    try:
+        app()
+    except BayesoptError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        sys.exit(2)

@@ -1,0 +1,141 @@
+"""MLflow tracking: one MLflow experiment per experiment, one run per flow run.
+
+Metrics are buffered and sent with ``log_batch`` once per batch of trials, so a
+remote tracking server sees a few calls per batch, not one per value.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+from bayesopt import Experiment, Optimizer, Trial, TrialStatus
+from bayesopt.storage import mask_url
+from flows.plots import convergence_plot
+
+_MAX_BATCH = 900  # below MLflow's limit of 1000 metrics per log_batch call
+
+
+class RunTracker:
+    """Logs one optimization run to MLflow.
+
+    Args:
+        tracking_uri: Where MLflow keeps runs (``sqlite:///...``, ``http://127.0.0.1:5000``).
+        experiment: The experiment being optimized; its name names the MLflow experiment.
+    """
+
+    def __init__(self, tracking_uri: str, experiment: Experiment) -> None:
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+        self.experiment = experiment
+        self.run_id: str | None = None
+        self.experiment_id: str | None = None
+        self._metrics: list[Metric] = []
+        self._best: float | None = None
+
+    @property
+    def display_uri(self) -> str:
+        return mask_url(self.tracking_uri) if "://" in self.tracking_uri else self.tracking_uri
+
+    def _experiment_id(self) -> str:
+        name = self.experiment.name
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        artifact_location = None
+        if self.tracking_uri.startswith("sqlite:"):
+            # Keep artifacts beside the tracking database rather than in the cwd.
+            db = Path(self.tracking_uri.split(":///", 1)[-1])
+            artifact_location = (db.parent / "mlartifacts" / name).resolve().as_uri()
+        try:
+            return str(self.client.create_experiment(name, artifact_location=artifact_location))
+        except Exception:
+            found = self.client.get_experiment_by_name(name)  # created by a concurrent run
+            if found is None:
+                raise
+            return str(found.experiment_id)
+
+    def start(self, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+        if self.tracking_uri.startswith("sqlite:///"):
+            Path(self.tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        self.experiment_id = self._experiment_id()
+        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=dict(tags))
+        self.run_id = run.info.run_id
+        self.client.log_batch(
+            self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()]
+        )
+        return self.run_id
+
+    def seed_best(self, trials: list[Trial]) -> None:
+        """Start the best-so-far from trials already in the store (a resumed run)."""
+        for t in trials:
+            self._update_best(t)
+
+    def _update_best(self, trial: Trial) -> float | None:
+        obj = self.experiment.objective
+        if trial.status == TrialStatus.COMPLETED and trial.values:
+            v = trial.values[obj.name]
+            if self._best is None or (v < self._best if obj.minimize else v > self._best):
+                self._best = v
+        return self._best
+
+    def record(self, trial: Trial) -> None:
+        """Buffer the metrics of a finished trial, at ``step`` = its id."""
+        now = int(time.time() * 1000)
+        step = trial.id
+        if trial.status == TrialStatus.COMPLETED and trial.values:
+            for key, value in trial.values.items():
+                self._metrics.append(Metric(key, float(value), now, step))
+        else:
+            self._metrics.append(Metric("failed", 1.0, now, step))
+        best = self._update_best(trial)
+        if best is not None:
+            self._metrics.append(Metric(f"best_{self.experiment.objective.name}", best, now, step))
+        for key in ("fit_seconds", "acq_seconds"):
+            if key in trial.metadata:
+                self._metrics.append(Metric(key, float(trial.metadata[key]), now, step))
+        if "fallback" in trial.metadata:
+            self.client.set_tag(self._run(), f"fallback.trial_{trial.id}",
+                                str(trial.metadata["fallback"])[:5000])
+
+    def flush(self) -> None:
+        while self._metrics:
+            chunk, self._metrics = self._metrics[:_MAX_BATCH], self._metrics[_MAX_BATCH:]
+            self.client.log_batch(self._run(), metrics=chunk)
+
+    def finish(self, optimizer: Optimizer, status: str = "FINISHED") -> None:
+        """Flush, log the trials table and the convergence plot, and close the run."""
+        self.flush()
+        run_id = self._run()
+        df = optimizer.trials()
+        obj = self.experiment.objective
+        with tempfile.TemporaryDirectory() as tmp:
+            csv = Path(tmp) / "trials.csv"
+            df.to_csv(csv, index=False)
+            self.client.log_artifact(run_id, str(csv))
+            png = convergence_plot(df, obj.name, obj.minimize, Path(tmp) / "convergence.png")
+            self.client.log_artifact(run_id, str(png))
+        summary: list[RunTag] = [RunTag("n_trials", str(len(df)))]
+        try:
+            best = optimizer.best()
+            summary += [RunTag("best_trial", str(best.id)), RunTag("best_params", str(best.params))]
+        except Exception:
+            pass
+        self.client.log_batch(run_id, tags=summary)
+        self.client.set_terminated(run_id, status=status)
+
+    def _run(self) -> str:
+        if self.run_id is None:
+            raise RuntimeError("tracking: start() was not called")
+        return self.run_id
+
+    def ui_hint(self) -> str:
+        if self.tracking_uri.startswith(("http://", "https://")):
+            return f"open {self.display_uri} in a browser"
+        return "run `bayesopt ui` and open http://127.0.0.1:5000"
