@@ -103,6 +103,7 @@ def run(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.loading import default_storage, default_tracking_uri
     from flows.optimize import optimize
+    from flows.server import local_prefect_api
 
     exp = _load(experiment).replace(
         budget=budget, batch_size=batch_size, surrogate=surrogate, seed=seed
@@ -114,7 +115,7 @@ def run(
         TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), console=console,
         transient=False,
     )
-    with progress:
+    with local_prefect_api(), progress:
         watcher = threading.Thread(
             target=_watch, args=(stop, exp, store_url, progress), daemon=True
         )

@@ -1,0 +1,88 @@
+"""Prefect's local API for runs started from the command line.
+
+Prefect's own ephemeral mode starts its API server as a child in the caller's
+process group, so a Ctrl-C in the terminal stops the server too, and the flow
+then cannot report that it was interrupted. This module starts the same server
+(Prefect's ASGI app under uvicorn, on 127.0.0.1, with Prefect's ephemeral-mode
+settings) in a session of its own, so Ctrl-C reaches only the flow, which then
+records its state and stops at once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import prefect
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def local_prefect_api(*, startup_timeout: float = 120.0) -> Iterator[str]:
+    """Use ``PREFECT_API_URL`` when it is set; else run a local API for the duration.
+
+    Yields:
+        The API URL the flow reports to.
+    """
+    configured = PREFECT_API_URL.value()
+    if configured:
+        yield str(configured)
+        return
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+    }
+    log = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect")).expanduser()
+    log.mkdir(parents=True, exist_ok=True)
+    with open(log / "bayesopt-api-server.log", "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(prefect.__file__).parent.parent),
+             "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "error", "--lifespan", "on"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        _wait_healthy(url, proc, startup_timeout)
+        with temporary_settings({PREFECT_API_URL: url}):
+            yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"Prefect's API server exited with code {proc.returncode} before it was ready; "
+                "see bayesopt-api-server.log in PREFECT_HOME"
+            )
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"Prefect's API server did not answer on {url} within {timeout:g} s")
