@@ -23,7 +23,6 @@ __all__ = [
     "Choice",
     "EvaluationTimeoutError",
     "Experiment",
-    "evaluate_point",
     "Fixed",
     "Float",
     "Int",
@@ -36,5 +35,7 @@ __all__ = [
     "Space",
     "StorageError",
     "Trial",
+    "TrialStateError",
     "TrialStatus",
+    "evaluate_point",
 ]

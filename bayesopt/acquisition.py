@@ -66,7 +66,11 @@ def build_acquisition(
 
 
 def optimize(
-    acqf: AcquisitionFunction, space: Space, q: int, options: AcquisitionOptions, *,
+    acqf: AcquisitionFunction,
+    space: Space,
+    q: int,
+    options: AcquisitionOptions,
+    *,
     device: torch.device,
 ) -> tuple[Tensor, Tensor]:
     """Maximize ``acqf`` over the encoded space for a batch of ``q`` points.
@@ -107,14 +111,23 @@ def _run(
 ) -> tuple[Tensor, Tensor]:
     if discrete or categorical:
         X, value = optimize_acqf_mixed_alternating(
-            acqf, bounds=bounds, discrete_dims=discrete or None, cat_dims=categorical or None,
-            q=q, num_restarts=options.num_restarts, raw_samples=options.raw_samples,
+            acqf,
+            bounds=bounds,
+            discrete_dims=discrete or None,
+            cat_dims=categorical or None,
+            q=q,
+            num_restarts=options.num_restarts,
+            raw_samples=options.raw_samples,
             inequality_constraints=inequalities,
         )
     else:
         X, value = optimize_acqf(
-            acqf, bounds=bounds, q=q, num_restarts=options.num_restarts,
-            raw_samples=options.raw_samples, inequality_constraints=inequalities,
+            acqf,
+            bounds=bounds,
+            q=q,
+            num_restarts=options.num_restarts,
+            raw_samples=options.raw_samples,
+            inequality_constraints=inequalities,
         )
     assert value is not None
     return X.detach(), value.detach()

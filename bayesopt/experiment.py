@@ -46,7 +46,8 @@ class Objective:
             )
         if not isinstance(self.minimize, bool):
             raise InvalidExperimentError(
-                f"objective '{self.name}': minimize={describe(self.minimize)}; expected True or False"
+                f"objective '{self.name}': minimize={describe(self.minimize)}; "
+                "expected True or False"
             )
 
     def sign(self) -> float:
@@ -162,8 +163,10 @@ class Experiment:
             value = getattr(self, key)
             if value is None and key == "timeout":
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or not (
-                math.isfinite(value) and value >= (0 if key == "retry_delay" else 1e-9)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (math.isfinite(value) and value >= (0 if key == "retry_delay" else 1e-9))
             ):
                 raise InvalidExperimentError(
                     f"{key}: got {describe(value)}; expected a positive number of seconds"
@@ -176,7 +179,8 @@ class Experiment:
             )
         if self.acquisition not in ACQUISITIONS:
             raise InvalidExperimentError(
-                f"acquisition: got {describe(self.acquisition)}; valid names are {list(ACQUISITIONS)}"
+                f"acquisition: got {describe(self.acquisition)}; "
+                f"valid names are {list(ACQUISITIONS)}"
             )
         if self.seed is not None:
             _positive_int("seed", self.seed, minimum=0)

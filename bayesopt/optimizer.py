@@ -119,8 +119,11 @@ class Optimizer:
     def start(self, trial: TrialRef) -> Trial:
         """Mark a pending trial as running in this process (a worker claims it)."""
         return self.store.transition(
-            self._record.id, self._id(trial), allowed=[TrialStatus.PENDING],
-            status=TrialStatus.RUNNING, worker=worker_id(),
+            self._record.id,
+            self._id(trial),
+            allowed=[TrialStatus.PENDING],
+            status=TrialStatus.RUNNING,
+            worker=worker_id(),
         )
 
     def observe(self, trial: TrialRef, values: Mapping[str, float] | float) -> Trial:
@@ -139,7 +142,11 @@ class Optimizer:
         number = self._id(trial)
         checked = self.experiment.check_values(values)
         done = self.store.transition(
-            self._record.id, number, allowed=_ACTIVE, status=TrialStatus.COMPLETED, values=checked,
+            self._record.id,
+            number,
+            allowed=_ACTIVE,
+            status=TrialStatus.COMPLETED,
+            values=checked,
         )
         logger.info("trial %d completed: %s", number, checked)
         return done
@@ -147,7 +154,10 @@ class Optimizer:
     def fail(self, trial: TrialRef, reason: str) -> Trial:
         """Record that a trial's evaluation failed, and why."""
         done = self.store.transition(
-            self._record.id, self._id(trial), allowed=_ACTIVE, status=TrialStatus.FAILED,
+            self._record.id,
+            self._id(trial),
+            allowed=_ACTIVE,
+            status=TrialStatus.FAILED,
             failure_reason=str(reason),
         )
         logger.warning("trial %d failed: %s", done.id, reason)
@@ -156,7 +166,10 @@ class Optimizer:
     def abandon(self, trial: TrialRef, reason: str = "abandoned") -> Trial:
         """Give up a pending or running trial without a result; it no longer counts."""
         done = self.store.transition(
-            self._record.id, self._id(trial), allowed=_ACTIVE, status=TrialStatus.ABANDONED,
+            self._record.id,
+            self._id(trial),
+            allowed=_ACTIVE,
+            status=TrialStatus.ABANDONED,
             failure_reason=str(reason),
         )
         logger.info("trial %d abandoned: %s", done.id, reason)
@@ -210,8 +223,13 @@ class Optimizer:
                 continue
             (new,) = self.store.add_trials(
                 self._record.id,
-                [{"params": t.params, "generator": t.generator,
-                  "metadata": {**t.metadata, "requeued_from": t.id}}],
+                [
+                    {
+                        "params": t.params,
+                        "generator": t.generator,
+                        "metadata": {**t.metadata, "requeued_from": t.id},
+                    }
+                ],
             )
             requeued.append(new)
         return requeued
@@ -257,8 +275,12 @@ class Optimizer:
                 finished_at=t.finished_at,
             )
             rows.append(row)
-        columns = ["id", "status", *self.experiment.space.names,
-                   *[o.name for o in self.experiment.objectives]]
+        columns = [
+            "id",
+            "status",
+            *self.experiment.space.names,
+            *[o.name for o in self.experiment.objectives],
+        ]
         df = pd.DataFrame(rows)
         for col in columns:
             if col not in df.columns:
@@ -279,5 +301,3 @@ def _local_process_gone(worker: str, host: str) -> bool:
     except PermissionError:
         return False
     return False
-
-

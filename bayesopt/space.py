@@ -11,7 +11,9 @@ Every tunable parameter takes one column of the encoded space ``[0, 1]^d``:
 - :class:`Fixed` takes no column: its value is added back when a point is decoded.
 
 Example:
-    >>> space = Space([Float("lr", 1e-4, 1e-1, log=True), Int("depth", 1, 5), Choice("act", ["relu", "tanh"])])
+    >>> space = Space([
+    ...     Float("lr", 1e-4, 1e-1, log=True), Int("depth", 1, 5), Choice("act", ["relu", "tanh"])
+    ... ])
     >>> space.dim
     3
     >>> point = space.decode(space.encode({"lr": 1e-2, "depth": 3, "act": "tanh"}))
@@ -82,7 +84,9 @@ class Float:
 
     def to_unit(self, value: Any) -> float:
         if self.log:
-            return (math.log(value) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+            return (math.log(value) - math.log(self.low)) / (
+                math.log(self.high) - math.log(self.low)
+            )
         return (value - self.low) / (self.high - self.low)
 
     def from_unit(self, u: float) -> float:
@@ -168,10 +172,8 @@ class Int:
                 f"[{self.low}, {self.high}]"
             )
         if float(value) != round(float(value)):
-            raise InvalidSpaceError(
-                f"parameter '{self.name}': {value!r} is not an integer"
-            )
-        v = int(round(float(value)))
+            raise InvalidSpaceError(f"parameter '{self.name}': {value!r} is not an integer")
+        v = round(float(value))
         if not (self.low <= v <= self.high):
             raise InvalidSpaceError(
                 f"parameter '{self.name}': {v!r} is outside [{self.low}, {self.high}]"
@@ -219,7 +221,7 @@ class Choice:
         object.__setattr__(self, "values", values)
 
     def to_unit(self, value: Any) -> float:
-        return self.values.index(value) / (len(self.values) - 1)  # type: ignore[attr-defined]
+        return self.values.index(value) / (len(self.values) - 1)
 
     def from_unit(self, u: float) -> ChoiceValue:
         u = min(max(float(u), 0.0), 1.0)
@@ -227,7 +229,7 @@ class Choice:
 
     def validate(self, value: Any) -> ChoiceValue:
         for v in self.values:
-            if v == value and type(v) is type(value) or (
+            if (v == value and type(v) is type(value)) or (
                 isinstance(value, np.generic) and v == value.item()
             ):
                 return v
@@ -330,7 +332,9 @@ class Space:
         names = [p.name for p in params]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise InvalidSpaceError(f"parameters: duplicate names {dupes}; each name must be unique")
+            raise InvalidSpaceError(
+                f"parameters: duplicate names {dupes}; each name must be unique"
+            )
         if all(isinstance(p, Fixed) for p in params):
             raise InvalidSpaceError(
                 "parameters: every parameter is Fixed; at least one must be searched"
@@ -423,7 +427,9 @@ class Space:
         """Map a ``d``-dim unit-cube point back to parameter values (snapping discrete columns)."""
         arr = np.asarray(u, dtype=np.float64).reshape(-1)
         if arr.shape[0] != self.dim:
-            raise InvalidSpaceError(f"point: expected {self.dim} encoded values, got {arr.shape[0]}")
+            raise InvalidSpaceError(
+                f"point: expected {self.dim} encoded values, got {arr.shape[0]}"
+            )
         it = iter(arr.tolist())
         out: dict[str, Any] = {}
         for p in self.parameters:
@@ -446,7 +452,7 @@ class Space:
             for name, coef in c.coefficients.items():
                 p = self[name]
                 if isinstance(p, Fixed):
-                    b -= coef * float(p.value)  # type: ignore[arg-type]
+                    b -= coef * float(p.value)
                     continue
                 assert isinstance(p, Float | Int)
                 a[index[name]] = coef * (p.high - p.low)

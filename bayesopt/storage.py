@@ -9,8 +9,8 @@ can never both complete, or both claim, the same trial.
 from __future__ import annotations
 
 import json
-import socket
 import os
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,8 +123,9 @@ class Store:
             Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
             engine = sa.create_engine(parsed, connect_args={"timeout": 60})
         else:
-            engine = sa.create_engine(parsed, poolclass=sa.pool.StaticPool,
-                                      connect_args={"check_same_thread": False})
+            engine = sa.create_engine(
+                parsed, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False}
+            )
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -283,7 +284,9 @@ class Store:
                 .values(**changes)
             )
             if res.rowcount != 1:  # pragma: no cover - guarded by BEGIN IMMEDIATE / row lock
-                raise TrialStateError(f"trial {number}: changed by another worker; nothing was changed")
+                raise TrialStateError(
+                    f"trial {number}: changed by another worker; nothing was changed"
+                )
             merged = {**row._mapping, **changes}
         return self._to_trial(merged)
 

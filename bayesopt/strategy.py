@@ -89,7 +89,7 @@ class Strategy:
         ]
         bounds = torch.stack([torch.zeros(space.dim), torch.ones(space.dim)]).to(DTYPE)
         samples = get_polytope_samples(
-            n, bounds, inequality_constraints=ineq, seed=self.seed + start, thinning=8
+            n, bounds, inequality_constraints=ineq, seed=self.seed + start, n_thinning=8
         )
         return samples.numpy()
 
@@ -106,7 +106,9 @@ class Strategy:
             pending = history.X_pending
             if out:
                 pending = np.vstack([pending, *[exp.space.encode(c.params) for c in out]])
-            out += self._model_candidates(history, n_model, pending, sobol_start=history.n_sobol + n_sobol)
+            out += self._model_candidates(
+                history, n_model, pending, sobol_start=history.n_sobol + n_sobol
+            )
         return out
 
     def _sobol_candidates(self, start: int, n: int, reason: str | None) -> list[Candidate]:
@@ -115,9 +117,7 @@ class Strategy:
         if reason:
             meta["fallback"] = reason
         return [
-            Candidate(
-                self.experiment.space.decode(p), "sobol", {**meta, "sobol_index": start + i}
-            )
+            Candidate(self.experiment.space.decode(p), "sobol", {**meta, "sobol_index": start + i})
             for i, p in enumerate(pts)
         ]
 

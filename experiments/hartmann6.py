@@ -25,7 +25,8 @@ _P = (
 def hartmann6(x1: float, x2: float, x3: float, x4: float, x5: float, x6: float) -> dict[str, float]:
     x = (x1, x2, x3, x4, x5, x6)
     y = -sum(
-        alpha * math.exp(-sum(a * (xj - p * 1e-4) ** 2 for a, xj, p in zip(row, x, prow, strict=True)))
+        alpha
+        * math.exp(-sum(a * (xj - p * 1e-4) ** 2 for a, xj, p in zip(row, x, prow, strict=True)))
         for alpha, row, prow in zip(_ALPHA, _A, _P, strict=True)
     )
     return {"y": y}

@@ -60,8 +60,12 @@ def _trial_table(exp: Experiment, trials: list[Trial], title: str) -> Table:
     for t in trials:
         note = t.failure_reason or t.metadata.get("fallback") or ""
         table.add_row(
-            str(t.id), t.status.value, *[_fmt(t.params.get(n)) for n in exp.space.names],
-            *[_fmt((t.values or {}).get(k)) for k in outcomes], t.generator, str(note)[:60],
+            str(t.id),
+            t.status.value,
+            *[_fmt(t.params.get(n)) for n in exp.space.names],
+            *[_fmt((t.values or {}).get(k)) for k in outcomes],
+            t.generator,
+            str(note)[:60],
         )
     return table
 
@@ -111,8 +115,12 @@ def run(
     store_url = default_storage(exp, storage)
     stop = threading.Event()
     progress = Progress(
-        TextColumn(f"[bold]{exp.name}[/]"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), console=console,
+        TextColumn(f"[bold]{exp.name}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("best {task.fields[best]}"),
+        TimeElapsedColumn(),
+        console=console,
         transient=False,
     )
     with local_prefect_api(), progress:
@@ -122,8 +130,13 @@ def run(
         watcher.start()
         try:
             summary = optimize(
-                str(experiment), budget=budget, batch_size=batch_size, surrogate=surrogate,
-                seed=seed, storage=store_url, tracking_uri=default_tracking_uri(tracking_uri),
+                str(experiment),
+                budget=budget,
+                batch_size=batch_size,
+                surrogate=surrogate,
+                seed=seed,
+                storage=store_url,
+                tracking_uri=default_tracking_uri(tracking_uri),
             )
         finally:
             stop.set()
@@ -131,13 +144,21 @@ def run(
     opt = Optimizer(exp, storage=store_url)
     try:
         best = opt.best()
-        console.print(_trial_table(exp, [best], f"Best of {summary['n_completed']} completed "
-                                              f"({summary['n_failed']} failed)"))
+        console.print(
+            _trial_table(
+                exp,
+                [best],
+                f"Best of {summary['n_completed']} completed ({summary['n_failed']} failed)",
+            )
+        )
     except BayesoptError:
         console.print("[yellow]no trial completed[/]")
     console.print(f"trials: {mask_url(store_url)}")
-    hint = (f"open {summary['tracking_uri']}" if summary["tracking_uri"].startswith("http")
-            else "run `bayesopt ui` and open http://127.0.0.1:5000")
+    hint = (
+        f"open {summary['tracking_uri']}"
+        if summary["tracking_uri"].startswith("http")
+        else "run `bayesopt ui` and open http://127.0.0.1:5000"
+    )
     console.print(
         f"MLflow: experiment '{exp.name}' (id {summary['mlflow_experiment_id']}), run "
         f"{summary['mlflow_run_id']} in {summary['tracking_uri']}; to browse it, {hint}"
@@ -205,8 +226,9 @@ def observe(
         console.print(f"trial {trial.id} recorded as failed: {fail}")
         return
     if not values:
-        raise typer.BadParameter("give the outcome as name=value (or --fail REASON)",
-                                 param_hint="VALUES")
+        raise typer.BadParameter(
+            "give the outcome as name=value (or --fail REASON)", param_hint="VALUES"
+        )
     parsed: dict[str, Any] | float
     if len(values) == 1 and "=" not in values[0]:
         parsed = _number(values[0], exp.objective.name)
@@ -231,7 +253,9 @@ def _number(raw: str, name: str) -> float:
 @app.command()
 def ui(
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri")] = None,
-    host: Annotated[str, typer.Option(help="Interface to bind; loopback by default.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; loopback by default.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 5000,
 ) -> None:
     """Start the MLflow UI for this project's tracking store (Ctrl-C stops it)."""

@@ -110,14 +110,26 @@ def optimize(
     previous = optimizer.all_trials()
     tracker.start(
         run_name,
-        params={**exp.settings(), "seed": optimizer.seed, "storage": mask_url(store_url),
-                "experiment_path": experiment_path, "resumed_from_trials": len(previous)},
-        tags={"prefect.flow_run_id": str(ctx.flow_run.id) if ctx and ctx.flow_run else "",
-              "bayesopt.experiment": exp.name},
+        params={
+            **exp.settings(),
+            "seed": optimizer.seed,
+            "storage": mask_url(store_url),
+            "experiment_path": experiment_path,
+            "resumed_from_trials": len(previous),
+        },
+        tags={
+            "prefect.flow_run_id": str(ctx.flow_run.id) if ctx and ctx.flow_run else "",
+            "bayesopt.experiment": exp.name,
+        },
     )
     tracker.seed_best(previous)
-    log.info("experiment %s: %d trial(s) in %s, budget %d", exp.name, len(previous),
-             mask_url(store_url), exp.budget)
+    log.info(
+        "experiment %s: %d trial(s) in %s, budget %d",
+        exp.name,
+        len(previous),
+        mask_url(store_url),
+        exp.budget,
+    )
     delays = exponential_backoff(backoff_factor=exp.retry_delay) if exp.retry_delay else 0
     evaluate = evaluate_trial.with_options(retries=exp.retries, retry_delay_seconds=delays)
     status = "FAILED"

@@ -63,7 +63,7 @@ class RunTracker:
 
     def start(self, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         if self.tracking_uri.startswith("sqlite:///"):
-            Path(self.tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            Path(self.tracking_uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         self.experiment_id = self._experiment_id()
         run = self.client.create_run(self.experiment_id, run_name=run_name, tags=dict(tags))
         self.run_id = run.info.run_id
@@ -101,8 +101,9 @@ class RunTracker:
             if key in trial.metadata:
                 self._metrics.append(Metric(key, float(trial.metadata[key]), now, step))
         if "fallback" in trial.metadata:
-            self.client.set_tag(self._run(), f"fallback.trial_{trial.id}",
-                                str(trial.metadata["fallback"])[:5000])
+            self.client.set_tag(
+                self._run(), f"fallback.trial_{trial.id}", str(trial.metadata["fallback"])[:5000]
+            )
 
     def flush(self) -> None:
         while self._metrics:

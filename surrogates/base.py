@@ -52,7 +52,9 @@ class Surrogate(Protocol):
     def fit(self, train_X: Tensor, train_Y: Tensor, spec: FitSpec) -> Model: ...
 
 
-def check_training_data(train_X: Tensor, train_Y: Tensor, spec: FitSpec, *, min_points: int = 2) -> None:
+def check_training_data(
+    train_X: Tensor, train_Y: Tensor, spec: FitSpec, *, min_points: int = 2
+) -> None:
     """Refuse data that no surrogate can fit, naming what is wrong.
 
     Args:

@@ -44,12 +44,17 @@ class ExactGP:
         if cat_dims:
             normalize = Normalize(d=d, indices=cont, bounds=spec.bounds) if cont else None
             return MixedSingleTaskGP(
-                train_X, train_Y, cat_dims=cat_dims,
-                input_transform=normalize, outcome_transform=outcome,
+                train_X,
+                train_Y,
+                cat_dims=cat_dims,
+                input_transform=normalize,
+                outcome_transform=outcome,
             )
         return SingleTaskGP(
-            train_X, train_Y,
-            input_transform=Normalize(d=d, bounds=spec.bounds), outcome_transform=outcome,
+            train_X,
+            train_Y,
+            input_transform=Normalize(d=d, bounds=spec.bounds),
+            outcome_transform=outcome,
         )
 
     def fit(self, train_X: Tensor, train_Y: Tensor, spec: FitSpec) -> Model:
@@ -68,8 +73,9 @@ class ExactGP:
         model = self._build(train_X, train_Y, spec)
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
         try:
-            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": 200}},
-                             max_attempts=self.max_attempts)
+            fit_gpytorch_mll(
+                mll, optimizer_kwargs={"options": {"maxiter": 200}}, max_attempts=self.max_attempts
+            )
         except Exception as exc:  # a failed fit must not stop the loop
             model = self._build(train_X, train_Y, spec)
             noise = model.likelihood.noise_covar

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: lint (ruff), format check, type check (mypy), then pytest.
+# Creates or reuses .venv and installs what it needs. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/env.sh dev
+echo "== ruff check"; ruff check bayesopt surrogates flows experiments tests benchmarks
+echo "== ruff format --check"; ruff format --check bayesopt surrogates flows experiments tests benchmarks
+echo "== mypy"; mypy
+echo "== pytest"; exec python -m pytest "$@"
