@@ -11,11 +11,14 @@ import ast
 import dataclasses
 import inspect
 import math
+import numbers
 import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from bayesopt.errors import InvalidExperimentError, InvalidOutcomeError, describe
 from bayesopt.space import LinearConstraint, Parameter, Space
@@ -62,12 +65,20 @@ def _positive_int(name: str, value: object, minimum: int = 1) -> None:
         )
 
 
+def _is_number(value: object) -> bool:
+    """A real number (Python or NumPy), but not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
 def _returned_keys(fn: Callable[..., Any]) -> set[str] | None:
     """The keys ``fn`` returns when every ``return`` is a dict literal with string keys.
 
     Returns ``None`` when that cannot be read from the source (then the keys are
-    checked on each evaluation instead).
+    checked on each evaluation instead), as for a decorated function, whose source
+    is not what runs.
     """
+    if hasattr(fn, "__wrapped__"):
+        return None
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
     except (OSError, TypeError, SyntaxError):
@@ -286,7 +297,7 @@ class Experiment:
             InvalidOutcomeError: wrong type, a missing objective, or a value that is
                 not a finite number.
         """
-        if isinstance(raw, int | float) and not isinstance(raw, bool) and len(self.objectives) == 1:
+        if _is_number(raw) and len(self.objectives) == 1:
             raw = {self.objective.name: raw}
         if not isinstance(raw, Mapping):
             raise InvalidOutcomeError(
@@ -300,13 +311,10 @@ class Experiment:
             )
         out: dict[str, float] = {}
         for key, value in raw.items():
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise InvalidOutcomeError(
-                    f"values: '{key}' = {describe(value)} is not a number"
-                ) from None
-            if isinstance(value, bool) or not math.isfinite(number):
+            if not _is_number(value):
+                raise InvalidOutcomeError(f"values: '{key}' = {describe(value)} is not a number")
+            number = float(value)
+            if not math.isfinite(number):
                 raise InvalidOutcomeError(
                     f"values: '{key}' = {describe(value)} is not a finite number"
                 )

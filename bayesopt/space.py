@@ -56,6 +56,12 @@ def _check_number(name: str, field_name: str, value: object) -> float:
     return float(value)
 
 
+def _is_plain_value(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str | int | bool)
+
+
 @dataclass(frozen=True)
 class Float:
     """A real-valued parameter in ``[low, high]``, optionally searched on a log scale."""
@@ -73,6 +79,11 @@ class Float:
             raise InvalidSpaceError(
                 f"parameter '{self.name}': low={self.low!r} must be below high={self.high!r}; "
                 "use Fixed(name, value) for a parameter that does not change"
+            )
+        if not math.isfinite(high - low):
+            raise InvalidSpaceError(
+                f"parameter '{self.name}': the range [{self.low!r}, {self.high!r}] is too wide "
+                "to represent (high - low overflows); use a narrower range or log=True"
             )
         if self.log and low <= 0:
             raise InvalidSpaceError(
@@ -210,9 +221,10 @@ class Choice:
                 "use Fixed(name, value) for a single one"
             )
         for v in values:
-            if not isinstance(v, str | int | float | bool):
+            if not _is_plain_value(v):
                 raise InvalidSpaceError(
-                    f"parameter '{self.name}': value {describe(v)} is not a str, int, float or bool"
+                    f"parameter '{self.name}': value {describe(v)} is not a str, int, bool or "
+                    "finite float"
                 )
         if len(set(values)) != len(values):
             raise InvalidSpaceError(
@@ -254,10 +266,10 @@ class Fixed:
 
     def __post_init__(self) -> None:
         _check_name(self.name)
-        if not isinstance(self.value, str | int | float | bool):
+        if not _is_plain_value(self.value):
             raise InvalidSpaceError(
-                f"parameter '{self.name}': value {describe(self.value)} is not a str, int, float "
-                "or bool"
+                f"parameter '{self.name}': value {describe(self.value)} is not a str, int, bool "
+                "or finite float"
             )
 
     def validate(self, value: Any) -> ChoiceValue:
@@ -300,10 +312,16 @@ class LinearConstraint:
         object.__setattr__(self, "coefficients", coefs)
         object.__setattr__(self, "bound", _check_number("constraint", "bound", self.bound))
 
-    def holds(self, params: Mapping[str, Any], tol: float = 1e-9) -> bool:
+    @property
+    def tolerance(self) -> float:
+        """Slack allowed for rounding: ``1e-9 * max(1, |bound|)``."""
+        return 1e-9 * max(1.0, abs(self.bound))
+
+    def holds(self, params: Mapping[str, Any]) -> bool:
         lhs = sum(c * float(params[k]) for k, c in self.coefficients.items())
-        scale = tol * max(1.0, abs(self.bound))
-        return lhs <= self.bound + scale if self.op == "<=" else lhs >= self.bound - scale
+        if self.op == "<=":
+            return lhs <= self.bound + self.tolerance
+        return lhs >= self.bound - self.tolerance
 
     def __str__(self) -> str:
         lhs = " + ".join(f"{c:g}*{k}" for k, c in self.coefficients.items())
@@ -391,10 +409,13 @@ class Space:
         }
 
     # ------------------------------------------------------------------ encoding
-    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def validate(self, params: Mapping[str, Any], *, constraints: bool = True) -> dict[str, Any]:
         """Check a full point and return it with canonical Python types.
 
         Fixed parameters may be left out; they are filled in.
+
+        Args:
+            constraints: Also check the linear constraints.
         """
         if not isinstance(params, Mapping):
             raise InvalidSpaceError(f"params: got {describe(params)}; expected a dict")
@@ -413,14 +434,14 @@ class Space:
                     f"params: missing parameter '{p.name}'; every point needs {list(self.names)}"
                 )
             out[p.name] = p.validate(params[p.name])
-        for c in self.constraints:
+        for c in self.constraints if constraints else ():
             if not c.holds(out):
                 raise InvalidSpaceError(f"params: {out} violate the constraint {c}")
         return out
 
     def encode(self, params: Mapping[str, Any]) -> np.ndarray:
-        """Map a point to the unit cube: a ``d``-dim float64 array."""
-        point = self.validate(params)
+        """Map a point to the unit cube: a ``d``-dim float64 array (constraints not checked)."""
+        point = self.validate(params, constraints=False)
         return np.array([p.to_unit(point[p.name]) for p in self.tunable], dtype=np.float64)
 
     def decode(self, u: Sequence[float] | np.ndarray) -> dict[str, Any]:
@@ -511,4 +532,7 @@ class Space:
         if not self.constraints:
             return np.ones(len(rows), dtype=bool)
         a, b = self._constraint_rows()
-        return np.all(rows @ a.T <= b + 1e-9 * np.maximum(1.0, np.abs(b)), axis=1)
+        # ``a u - b`` equals ``lhs - bound`` in the parameters' own units (up to the
+        # sign of '>='), so the slack is the constraint's own, as in ``holds``.
+        tol = np.array([c.tolerance for c in self.constraints])
+        return np.all(rows @ a.T <= b + tol, axis=1)

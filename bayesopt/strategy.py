@@ -19,6 +19,7 @@ from torch.quasirandom import SobolEngine
 
 from bayesopt.acquisition import AcquisitionOptions, build_acquisition, optimize
 from bayesopt.device import DTYPE
+from bayesopt.errors import InvalidSpaceError
 from bayesopt.experiment import Experiment
 from surrogates import FitSpec, SurrogateFallbackWarning, SurrogateRegistry, default_registry
 
@@ -78,8 +79,9 @@ class Strategy:
         if not space.constraints:
             pts = engine.draw(start + n, dtype=DTYPE).numpy()
             return pts[start:]
-        drawn = engine.draw(2**12, dtype=DTYPE).numpy()
-        feasible = drawn[space.is_feasible(space.snap(drawn))]
+        # Rejection: keep the Sobol points that are feasible once rounded onto the grid.
+        drawn = space.snap(engine.draw(2**12, dtype=DTYPE).numpy())
+        feasible = drawn[space.is_feasible(drawn)]
         if len(feasible) >= start + n:
             return feasible[start : start + n]
         # Feasible region too thin for rejection: sample the polytope directly.
@@ -88,10 +90,22 @@ class Strategy:
             for i, c, r in space.botorch_inequalities()
         ]
         bounds = torch.stack([torch.zeros(space.dim), torch.ones(space.dim)]).to(DTYPE)
-        samples = get_polytope_samples(
-            n, bounds, inequality_constraints=ineq, seed=self.seed + start, n_thinning=8
+        for attempt in range(4):
+            samples = get_polytope_samples(
+                8 * n * 4**attempt,
+                bounds,
+                inequality_constraints=ineq,
+                seed=self.seed + start + attempt,
+                n_thinning=8,
+            )
+            snapped = space.snap(samples.numpy())
+            ok = snapped[space.is_feasible(snapped)]
+            if len(ok) >= n:
+                return ok[:n]
+        raise InvalidSpaceError(
+            "constraints: no point found that satisfies every constraint once integer "
+            f"parameters are rounded ({[str(c) for c in space.constraints]}); widen the region"
         )
-        return samples.numpy()
 
     # ------------------------------------------------------------- generation
     def generate(self, history: History, n: int) -> list[Candidate]:

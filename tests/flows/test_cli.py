@@ -66,7 +66,9 @@ def test_observe_refuses_and_keeps_the_record(store: str) -> None:
 def test_observe_fail_records_the_reason(store: str) -> None:
     runner = CliRunner()
     runner.invoke(app, ["suggest", BRANIN, "--storage", store])
-    out = runner.invoke(app, ["observe", BRANIN, "0", "--fail", "sample spilled", "--storage", store])
+    out = runner.invoke(
+        app, ["observe", BRANIN, "0", "--fail", "sample spilled", "--storage", store]
+    )
     assert out.exit_code == 0, out.output
     opt = Optimizer(load_experiment(BRANIN), storage=store)
     assert opt.get(0).failure_reason == "sample spilled"

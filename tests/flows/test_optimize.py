@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,10 @@ def test_branin_through_the_flow(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'branin.db'}"
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     summary = optimize(
-        str(ROOT / "experiments" / "branin.py"), budget=20, seed=0, storage=store,
+        str(ROOT / "experiments" / "branin.py"),
+        budget=20,
+        seed=0,
+        storage=store,
         tracking_uri=tracking,
     )
 
@@ -48,15 +52,16 @@ def test_branin_through_the_flow(tmp_path: Path) -> None:
     assert sorted(m.step for m in history) == list(range(20))
     best_curve = sorted(client.get_metric_history(run.info.run_id, "best_y"), key=lambda m: m.step)
     assert math.isclose(best_curve[-1].value, best.values["y"])
-    assert all(a.value >= b.value for a, b in zip(best_curve, best_curve[1:], strict=False))
+    assert all(a.value >= b.value for a, b in itertools.pairwise(best_curve))
     fit_steps = {m.step for m in client.get_metric_history(run.info.run_id, "fit_seconds")}
     assert fit_steps == set(range(exp.n_initial, 20))
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"trials.csv", "convergence.png"} <= artifacts
 
     # Running again with the budget spent evaluates nothing and keeps every trial.
-    again = optimize(str(ROOT / "experiments" / "branin.py"), budget=20, storage=store,
-                     tracking_uri=tracking)
+    again = optimize(
+        str(ROOT / "experiments" / "branin.py"), budget=20, storage=store, tracking_uri=tracking
+    )
     assert again["n_completed"] == 20
     assert len(opt.all_trials()) == 20
 

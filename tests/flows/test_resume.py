@@ -33,7 +33,9 @@ SLOW_EXPERIMENT = """
 
 def _completed(path: Path, store: str) -> int:
     try:
-        return len(Optimizer(load_experiment(path), storage=store).all_trials(TrialStatus.COMPLETED))
+        return len(
+            Optimizer(load_experiment(path), storage=store).all_trials(TrialStatus.COMPLETED)
+        )
     except Exception:
         return 0
 
@@ -42,10 +44,22 @@ def _interrupt_then_resume(
     tmp_path: Path, path: Path, env: dict[str, str], sig: signal.Signals
 ) -> Optimizer:
     store = f"sqlite:///{tmp_path / 'slow.db'}"
-    args = bayesopt_cmd("run", str(path), "--storage", store,
-                        "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    proc = subprocess.Popen(args, env=env, cwd=tmp_path, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    args = bayesopt_cmd(
+        "run",
+        str(path),
+        "--storage",
+        store,
+        "--tracking-uri",
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
+    )
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 240
     while _completed(path, store) < 3:
         assert proc.poll() is None, proc.communicate()[0].decode()[-3000:]

@@ -1,0 +1,293 @@
+"""The strategy: a seeded Sobol design, then GP + acquisition, with pending points and
+constraints respected, and a Sobol fallback when the model step fails."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from bayesopt import (
+    Choice,
+    Experiment,
+    Float,
+    Int,
+    LinearConstraint,
+    Objective,
+)
+from bayesopt.strategy import History, Strategy
+from surrogates import ExactGP, SurrogateRegistry
+from surrogates.base import warn_fallback
+
+
+def run_steps(opt, evaluate, n_steps: int, batch: int = 1) -> list:
+    trials = []
+    for _ in range(n_steps):
+        for t in opt.suggest(batch):
+            opt.observe(t, evaluate(t.params))
+            trials.append(t)
+    return trials
+
+
+# ------------------------------------------------------------------- phases
+def test_sobol_for_the_initial_trials_then_the_model(open_optimizer, quad, evaluate_quad) -> None:
+    opt = open_optimizer(quad)
+    trials = run_steps(opt, evaluate_quad, quad.n_initial + 1)
+    assert [t.generator for t in trials] == ["sobol"] * 3 + ["gp+qLogNEI"]
+    assert [t.metadata["sobol_index"] for t in trials[:3]] == [0, 1, 2]
+    meta = trials[-1].metadata
+    assert meta["surrogate"] == "gp" and meta["acquisition"] == "qLogNEI"
+    assert meta["n_train"] == 3 and meta["n_pending"] == 0
+    assert np.isfinite(meta["acq_value"])
+    assert meta["device"] == "cpu"
+    assert "fallback" not in meta
+    assert all(quad.space.validate(t.params) == t.params for t in trials)
+
+
+def test_a_batch_across_the_switch_holds_its_sobol_points_pending(
+    open_optimizer, quad, evaluate_quad
+) -> None:
+    opt = open_optimizer(quad)
+    run_steps(opt, evaluate_quad, 1, batch=2)
+    sobol, model = opt.suggest(2)
+    assert (sobol.generator, model.generator) == ("sobol", "gp+qLogNEI")
+    assert sobol.metadata["sobol_index"] == 2
+    assert model.metadata["n_train"] == 2
+    assert model.metadata["n_pending"] == 1  # the Sobol point of the same batch
+
+
+def test_pending_points_spread_the_batches(open_optimizer, quad, evaluate_quad) -> None:
+    opt = open_optimizer(quad)
+    run_steps(opt, evaluate_quad, quad.n_initial)
+    first = opt.suggest(3)
+    assert [t.generator for t in first] == ["gp+qLogNEI"] * 3
+    X_first = np.array([quad.space.encode(t.params) for t in first])
+    assert len({tuple(np.round(x, 6)) for x in X_first}) == 3
+
+    second = opt.suggest(2)
+    assert all(t.metadata["n_pending"] == 3 for t in second)
+    for t in second:
+        x = quad.space.encode(t.params)
+        assert np.min(np.linalg.norm(X_first - x, axis=1)) > 1e-3
+
+
+def test_mixed_spaces_give_valid_integer_and_categorical_values(open_optimizer) -> None:
+    exp = Experiment(
+        name="mixed",
+        parameters=[
+            Int("layers", 1, 4),
+            Choice("act", ["relu", "tanh"]),
+            Choice("width", [16, 32, 64], ordered=True),
+            Float("dropout", 0.0, 0.5),
+        ],
+        objectives=[Objective("loss")],
+        initial_trials=3,
+    )
+
+    def evaluate(p: dict) -> float:
+        return (p["layers"] - 3) ** 2 + (p["act"] != "tanh") + p["width"] / 64 + p["dropout"]
+
+    opt = open_optimizer(exp)
+    trials = run_steps(opt, evaluate, 1, batch=3) + opt.suggest(2)
+    assert [t.generator for t in trials] == ["sobol"] * 3 + ["gp+qLogNEI"] * 2
+    assert "fallback" not in trials[-1].metadata
+    for t in trials:
+        assert exp.space.validate(t.params) == t.params
+        assert type(t.params["layers"]) is int
+        assert t.params["act"] in ("relu", "tanh")
+        assert t.params["width"] in (16, 32, 64)
+    # Both model points are on the grid of the discrete columns.
+    for t in trials[3:]:
+        u = exp.space.encode(t.params)
+        np.testing.assert_allclose(exp.space.snap(u), u[None, :])
+
+
+# --------------------------------------------------------------- constraints
+SUM_AT_MOST_ONE = LinearConstraint({"x1": 1.0, "x2": 1.0}, "<=", 1.0)
+
+
+def constrained(initial_trials: int, *constraints: LinearConstraint) -> Experiment:
+    return Experiment(
+        name="constrained",
+        parameters=[Float("x1", 0.0, 1.0), Float("x2", 0.0, 1.0)],
+        objectives=[Objective("y")],
+        constraints=constraints or (SUM_AT_MOST_ONE,),
+        initial_trials=initial_trials,
+    )
+
+
+def pull_to_the_corner(p: dict) -> float:
+    # The unconstrained optimum (1, 1) is infeasible: the model steps press on x1 + x2 = 1.
+    return (p["x1"] - 1.0) ** 2 + (p["x2"] - 1.0) ** 2
+
+
+def test_model_steps_satisfy_a_linear_constraint(open_optimizer) -> None:
+    exp = constrained(0)
+    opt = open_optimizer(exp)
+    for p in [{"x1": 0.1, "x2": 0.2}, {"x1": 0.6, "x2": 0.1}, {"x1": 0.2, "x2": 0.7}]:
+        opt.attach(p, pull_to_the_corner(p))
+    trials = opt.suggest(2)
+    assert [t.generator for t in trials] == ["gp+qLogNEI"] * 2
+    for t in trials:
+        assert SUM_AT_MOST_ONE.holds(t.params), t.params
+        # What the next suggest() does with every stored point: encode it, constraints included.
+        assert exp.space.validate(t.params) == t.params
+
+
+@pytest.mark.parametrize(
+    "parameters, constraints",
+    [
+        (None, [SUM_AT_MOST_ONE]),
+        (None, [LinearConstraint({"x1": 1.0, "x2": 1.0}, ">=", 1.99)]),
+    ],
+    ids=["half-of-the-square", "thin-corner"],
+)
+def test_sobol_steps_satisfy_linear_constraints(open_optimizer, parameters, constraints) -> None:
+    exp = Experiment(
+        name="constrained",
+        parameters=parameters or [Float("x1", 0.0, 1.0), Float("x2", 0.0, 1.0)],
+        objectives=[Objective("y")],
+        constraints=constraints,
+        initial_trials=8,
+    )
+    trials = open_optimizer(exp).suggest(8)
+    assert [t.generator for t in trials] == ["sobol"] * 8
+    for t in trials:
+        assert all(c.holds(t.params) for c in constraints), t.params
+        assert exp.space.validate(t.params) == t.params
+
+
+def test_thin_regions_with_integers_stay_feasible_after_rounding(open_optimizer) -> None:
+    # Feasible: k = 10 and 0.95 <= x <= 0.99; 9 of the 4096 Sobol points draw it, so 12
+    # points need the polytope sampler, whose continuous k must be rounded to 10 with care.
+    constraints = [
+        LinearConstraint({"k": 1.0, "x": 1.0}, ">=", 10.95),
+        LinearConstraint({"k": 1.0, "x": 1.0}, "<=", 10.99),
+    ]
+    exp = Experiment(
+        name="thin",
+        parameters=[Int("k", 0, 10), Float("x", 0.0, 1.0)],
+        objectives=[Objective("y")],
+        constraints=constraints,
+        initial_trials=12,
+    )
+    trials = open_optimizer(exp).suggest(12)
+    for t in trials:
+        assert all(c.holds(t.params) for c in constraints), t.params
+
+
+def test_sobol_falls_back_to_polytope_sampling(quad) -> None:
+    # A constraint that every point meets keeps space.snap from raising (see the bug above);
+    # asking past the 2**12 points drawn for rejection then forces the polytope branch.
+    exp = quad.replace(constraints=[LinearConstraint({"x": 1.0, "y": 1.0}, "<=", 2.0)])
+    strategy = Strategy(exp, seed=0, device=torch.device("cpu"))
+    pts = strategy.sobol(2**12, 3)
+    assert pts.shape == (3, 2)
+    assert ((pts >= 0) & (pts <= 1)).all()
+    assert exp.space.is_feasible(pts).all()
+    np.testing.assert_array_equal(pts, strategy.sobol(2**12, 3))
+
+
+# ------------------------------------------------------------------- Sobol
+def test_sobol_is_seeded_and_sliceable(quad) -> None:
+    a = Strategy(quad, seed=3, device=torch.device("cpu"))
+    b = Strategy(quad, seed=3, device=torch.device("cpu"))
+    c = Strategy(quad, seed=4, device=torch.device("cpu"))
+    np.testing.assert_array_equal(a.sobol(0, 6), b.sobol(0, 6))
+    np.testing.assert_array_equal(a.sobol(2, 3), a.sobol(0, 5)[2:])
+    assert not np.allclose(a.sobol(0, 4), c.sobol(0, 4))
+    assert a.sobol(0, 8).shape == (8, 2)
+    assert ((a.sobol(0, 8) >= 0) & (a.sobol(0, 8) <= 1)).all()
+
+
+# ---------------------------------------------------------------- fallback
+class BrokenSurrogate:
+    name = "gp"
+
+    def fit(self, train_X, train_Y, spec):
+        raise RuntimeError("cholesky exploded")
+
+
+class WarningSurrogate:
+    """A real GP fit that reports a fallback through the warning channel."""
+
+    name = "gp"
+
+    def fit(self, train_X, train_Y, spec):
+        model = ExactGP().fit(train_X, train_Y, spec)
+        warn_fallback("gp: used a fallback noise level")
+        return model
+
+
+def registry_with(factory) -> SurrogateRegistry:
+    registry = SurrogateRegistry()
+    registry.register("gp", factory)
+    return registry
+
+
+def history_of(exp: Experiment, n_done: int, seed: int = 0) -> History:
+    rng = np.random.default_rng(seed)
+    X = rng.random((n_done, exp.space.dim))
+    return History(
+        X=X,
+        Y=X.sum(axis=1),
+        X_pending=np.empty((0, exp.space.dim)),
+        n_trials=n_done,
+        n_sobol=n_done,
+    )
+
+
+def test_a_failing_surrogate_falls_back_to_sobol(quad, fast_options) -> None:
+    strategy = Strategy(
+        quad,
+        seed=0,
+        device=torch.device("cpu"),
+        registry=registry_with(BrokenSurrogate),
+        options=fast_options,
+    )
+    cands = strategy.generate(history_of(quad, 4), 2)
+    assert [c.generator for c in cands] == ["sobol", "sobol"]
+    assert [c.metadata["sobol_index"] for c in cands] == [4, 5]
+    for c in cands:
+        assert "gp+qLogNEI failed (RuntimeError: cholesky exploded)" in c.metadata["fallback"]
+        assert quad.space.validate(c.params) == c.params
+    # The fallback points are the Sobol points that come next in the sequence.
+    expected = [quad.space.decode(u) for u in strategy.sobol(4, 2)]
+    assert [c.params for c in cands] == expected
+
+
+def test_the_optimizer_records_the_fallback(open_optimizer, quad, evaluate_quad) -> None:
+    opt = open_optimizer(quad)
+    opt.strategy.registry = registry_with(BrokenSurrogate)
+    run_steps(opt, evaluate_quad, quad.n_initial)
+    (t,) = opt.suggest()
+    stored = opt.get(t)
+    assert stored.generator == "sobol"
+    assert "RuntimeError: cholesky exploded" in stored.metadata["fallback"]
+    assert stored.metadata["sobol_index"] == 3
+
+
+@pytest.mark.parametrize("n_done", [0, 1])
+def test_too_few_completed_trials_fall_back_to_sobol(quad, n_done: int) -> None:
+    exp = quad.replace(initial_trials=0)
+    strategy = Strategy(exp, seed=0, device=torch.device("cpu"))
+    (cand,) = strategy.generate(history_of(exp, n_done), 1)
+    assert cand.generator == "sobol"
+    assert cand.metadata["fallback"] == f"{n_done} completed trial(s); the model needs at least 2"
+
+
+def test_a_surrogate_fallback_warning_is_recorded_not_raised(quad, fast_options) -> None:
+    strategy = Strategy(
+        quad,
+        seed=0,
+        device=torch.device("cpu"),
+        registry=registry_with(WarningSurrogate),
+        options=fast_options,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (cand,) = strategy.generate(history_of(quad, 4), 1)
+    assert cand.generator == "gp+qLogNEI"
+    assert cand.metadata["fallback"] == "gp: used a fallback noise level"
