@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, as_completed
@@ -137,9 +137,12 @@ def optimize(
         while (finished := optimizer.n_finished) < exp.budget:
             batch = _next_batch(optimizer, min(exp.batch_size, exp.budget - finished))
             running = [optimizer.start(t) for t in batch]
-            futures: dict[PrefectFuture[dict[str, float]], Trial] = {
-                evaluate.submit(experiment_path, t.id, t.params): t for t in running
-            }
+            mapped = evaluate.map(
+                unmapped(experiment_path), [t.id for t in running], [t.params for t in running]
+            )
+            futures: dict[PrefectFuture[dict[str, float]], Trial] = dict(
+                zip(mapped, running, strict=True)
+            )
             for future in as_completed(list(futures)):
                 trial = futures[future]
                 try:

@@ -1,0 +1,98 @@
+"""The `bayesopt` command as a user runs it: a separate process, real servers on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.flows.conftest import bayesopt_cmd
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_bad_definition_is_refused_before_any_trial(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    path = tmp_path / "bad.py"
+    path.write_text(
+        "from bayesopt import Experiment, Float, Objective\n"
+        "def f(x):\n    return {'y': x}\n"
+        "experiment = Experiment(name='bad', parameters=[Float('x', 0.0, 1.0)],\n"
+        "    objectives=[Objective('loss')], evaluate=f)\n"
+    )
+    out = subprocess.run(
+        bayesopt_cmd("run", str(path)),
+        env=cli_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode != 0
+    assert "objectives: ['loss'] are not returned by evaluate f()" in out.stderr
+    assert not (tmp_path / "runs" / "bad.db").exists()
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    out = subprocess.run(
+        bayesopt_cmd("status", "nope.py"),
+        env=cli_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert "error: experiment path: 'nope.py' is not a file" in out.stderr
+
+
+@pytest.mark.slow
+def test_ui_serves_the_tracking_store_on_loopback(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(tracking).create_experiment("seen-in-ui")
+    port = _free_port()
+    proc = subprocess.Popen(
+        bayesopt_cmd("ui", "--tracking-uri", tracking, "--port", str(port)),
+        env=cli_env,
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, "the UI exited"
+            try:
+                response = httpx.post(
+                    f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search",
+                    json={"max_results": 10},
+                    timeout=5,
+                )
+                if response.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the UI did not answer within 120 s"
+            time.sleep(0.5)
+        names = [e["name"] for e in response.json()["experiments"]]
+        assert "seen-in-ui" in names
+        with socket.socket() as s:  # bound to loopback only
+            other = socket.gethostbyname(socket.gethostname())
+            if not other.startswith("127."):
+                assert s.connect_ex((other, port)) != 0
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
