@@ -53,7 +53,8 @@ class Problem:
     @property
     def space(self) -> list[tuple[str, float, float]]:
         """``(name, lower, upper)`` per input: ``x1 .. xd``."""
-        return [(f"x{i + 1}", lo, hi) for i, (lo, hi) in enumerate(self.fn.bounds.T.tolist())]
+        bounds: list[list[float]] = torch.as_tensor(self.fn.bounds).T.tolist()
+        return [(f"x{i + 1}", lo, hi) for i, (lo, hi) in enumerate(bounds)]
 
     def __call__(self, params: dict[str, float]) -> float:
         x = torch.tensor([[float(params[n]) for n, _, _ in self.space]], dtype=torch.float64)
