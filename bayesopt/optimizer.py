@@ -37,6 +37,9 @@ TrialRef = Trial | int
 
 _ACTIVE = (TrialStatus.PENDING, TrialStatus.RUNNING)
 
+#: Decisions made on a snapshot before one is made under the store's lock.
+SUGGEST_ATTEMPTS = 4
+
 
 class Optimizer:
     """Suggests trials for an experiment and records their results.
@@ -72,8 +75,11 @@ class Optimizer:
         return f"Optimizer({self.experiment.name!r}, store={self.store!r}, seed={self.seed})"
 
     # ---------------------------------------------------------------- asking
-    def suggest(self, n: int = 1) -> list[Trial]:
+    def suggest(self, n: int = 1, *, claim: bool = False) -> list[Trial]:
         """Choose ``n`` new points and record them as pending trials.
+
+        With ``claim=True`` they are recorded as running in this process instead,
+        in the same transaction, so that no other worker can take them.
 
         Pending and running trials are passed to the acquisition function as
         ``X_pending``, so a batch, or suggestions made while others run, spread out.
@@ -83,13 +89,35 @@ class Optimizer:
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n: got {n!r}; expected an integer >= 1")
-        trials = self.store.trials(self._record.id)
-        candidates = self.strategy.generate(self._history(trials), n)
-        rows = [
-            {"params": c.params, "generator": c.generator, "metadata": c.metadata}
-            for c in candidates
-        ]
-        created = self.store.add_trials(self._record.id, rows)
+        status = TrialStatus.RUNNING if claim else TrialStatus.PENDING
+        exp_id = self._record.id
+        # Optimistic concurrency: decide on a snapshot without holding a lock, then
+        # record only if no other worker added trials meanwhile; else decide again
+        # with their points pending. The last attempt decides under the lock, so a
+        # busy store still makes progress.
+        created: list[Trial] = []
+        for attempt in range(SUGGEST_ATTEMPTS):
+            last = attempt == SUGGEST_ATTEMPTS - 1
+            if not last:
+                snapshot = self.store.trials(exp_id)
+                candidates = self.strategy.generate(self._history(snapshot), n)
+            with self.store.locked(exp_id) as conn:
+                if last:
+                    snapshot = self.store.trials(exp_id, conn=conn)
+                    candidates = self.strategy.generate(self._history(snapshot), n)
+                elif self.store.count(exp_id, conn=conn) != len(snapshot):
+                    continue
+                rows = [
+                    {
+                        "params": c.params,
+                        "generator": c.generator,
+                        "metadata": c.metadata,
+                        "worker": worker_id() if claim else None,
+                    }
+                    for c in candidates
+                ]
+                created = self.store.add_trials(exp_id, rows, status=status, conn=conn)
+                break
         for t in created:
             logger.info("trial %d suggested by %s: %s", t.id, t.generator, t.params)
         return created
@@ -198,29 +226,55 @@ class Optimizer:
         (trial,) = self.store.add_trials(self._record.id, [row], status=status)
         return trial
 
-    def recover(self, *, this_process: bool = False) -> list[Trial]:
-        """Re-queue the trials that a dead process on this host left running.
+    def heartbeat(self, trials: list[Trial]) -> int:
+        """Tell the store that this process is still evaluating ``trials``."""
+        return self.store.heartbeat(self._record.id, [t.id for t in trials], worker_id())
+
+    def recover(
+        self, *, grace_seconds: float | None = None, this_process: bool = False
+    ) -> list[Trial]:
+        """Re-queue the trials whose worker is gone.
+
+        A running trial is taken as orphaned when its worker is a process on this
+        host that no longer exists, when its last heartbeat is older than
+        ``grace_seconds``, or (with ``this_process``) when this process left it
+        running. Each is abandoned with the reason, and its point is added again
+        as a new pending trial, so nothing is silently dropped or run twice.
 
         Args:
+            grace_seconds: How long a running trial may go without a heartbeat;
+                ``None`` leaves heartbeats out (workers that send none).
             this_process: Also re-queue trials that this process left running (a
                 runner calls this on start, when none of its evaluations is in flight).
-
-        Each such trial is abandoned with the reason, and its point is added again
-        as a new pending trial, so nothing is silently dropped or run twice.
 
         Returns:
             The new pending trials.
         """
-        host = socket.gethostname()
+        host, me = socket.gethostname(), worker_id()
+        stale = (
+            {t.id for t in self.store.stale(self._record.id, grace_seconds)}
+            if grace_seconds is not None
+            else set()
+        )
         requeued = []
         for t in self.store.trials(self._record.id, [TrialStatus.RUNNING]):
-            own = this_process and t.worker == worker_id()
-            if not t.worker or not (own or _local_process_gone(t.worker, host)):
+            if this_process and t.worker == me:
+                reason = f"worker {t.worker} restarted during the evaluation"
+            elif t.worker and _local_process_gone(t.worker, host):
+                reason = f"worker {t.worker} stopped during the evaluation"
+            elif t.id in stale and t.worker != me:
+                reason = (
+                    f"worker {t.worker} sent no heartbeat for {grace_seconds:g} s "
+                    f"(last at {t.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC)"
+                    if t.heartbeat_at
+                    else f"worker {t.worker} sent no heartbeat"
+                )
+            else:
                 continue
             try:
-                self.abandon(t, f"worker {t.worker} stopped during the evaluation; point re-queued")
+                self.abandon(t, f"{reason}; point re-queued")
             except TrialStateError:
-                continue
+                continue  # finished or re-queued by someone else meanwhile
             (new,) = self.store.add_trials(
                 self._record.id,
                 [
@@ -231,6 +285,7 @@ class Optimizer:
                     }
                 ],
             )
+            logger.warning("trial %d re-queued as trial %d: %s", t.id, new.id, reason)
             requeued.append(new)
         return requeued
 

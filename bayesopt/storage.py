@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ from sqlalchemy.exc import IntegrityError
 
 from bayesopt.errors import StorageError, TrialStateError
 from bayesopt.trial import Trial, TrialStatus
+
+#: How long a writer waits for a lock before it gives up with an error.
+LOCK_TIMEOUT_SECONDS = 60
 
 _metadata = sa.MetaData()
 
@@ -52,6 +56,7 @@ trials_table = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
     sa.UniqueConstraint("experiment_id", "number", name="uq_trial_number"),
 )
 
@@ -117,11 +122,22 @@ class Store:
                 f"storage: {url!r} is not a SQLAlchemy URL; use e.g. 'sqlite:///runs/x.db' or "
                 "'postgresql://user@host/db'"
             ) from exc
+        if parsed.drivername == "postgresql":
+            # The project installs psycopg (3); plain postgresql:// URLs use it.
+            parsed = parsed.set(drivername="postgresql+psycopg")
         if parsed.get_backend_name() != "sqlite":
-            return sa.create_engine(parsed, pool_pre_ping=True, future=True)
+            engine = sa.create_engine(parsed, pool_pre_ping=True)
+            if parsed.get_backend_name() == "postgresql":
+
+                @sa.event.listens_for(engine, "begin")
+                def _pg_begin(conn: sa.Connection) -> None:
+                    # Nobody waits forever on a lock held by a stuck worker.
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'")
+
+            return engine
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-            engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+            engine = sa.create_engine(parsed, connect_args={"timeout": LOCK_TIMEOUT_SECONDS})
         else:
             engine = sa.create_engine(
                 parsed, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False}
@@ -135,7 +151,7 @@ class Store:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT_SECONDS * 1000}")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
@@ -185,51 +201,69 @@ class Store:
         raise StorageError(f"storage: could not create experiment '{name}'")  # pragma: no cover
 
     # -------------------------------------------------------------------- trials
+    @contextmanager
+    def locked(self, experiment_id: int) -> Iterator[sa.Connection]:
+        """One transaction that holds the experiment's write lock until it ends.
+
+        Writers that take it (suggesting, numbering new trials) run one at a time
+        for an experiment: SQLite's ``BEGIN IMMEDIATE`` locks the database, other
+        databases lock the experiment's row (``SELECT ... FOR UPDATE``). Waiting is
+        bounded by :data:`LOCK_TIMEOUT_SECONDS`.
+        """
+        with self.engine.begin() as conn:
+            if conn.dialect.name != "sqlite":
+                conn.execute(
+                    sa.select(experiments_table.c.id)
+                    .where(experiments_table.c.id == experiment_id)
+                    .with_for_update()
+                )
+            yield conn
+
     def add_trials(
         self,
         experiment_id: int,
         rows: Sequence[dict[str, Any]],
         *,
         status: TrialStatus = TrialStatus.PENDING,
+        conn: sa.Connection | None = None,
     ) -> list[Trial]:
         """Insert trials (each a dict of ``params``, ``generator``, ``metadata`` and
-        optionally ``values``) with consecutive numbers, in one transaction."""
+        optionally ``values``) with consecutive numbers, in one transaction.
+
+        Args:
+            conn: A transaction from :meth:`locked` to join; else one is opened.
+        """
+        if conn is None:
+            with self.locked(experiment_id) as own:
+                return self.add_trials(experiment_id, rows, status=status, conn=own)
         now = _now()
-        for _ in range(20):
-            try:
-                with self.engine.begin() as conn:
-                    top = conn.execute(
-                        sa.select(sa.func.max(trials_table.c.number)).where(
-                            trials_table.c.experiment_id == experiment_id
-                        )
-                    ).scalar()
-                    start = 0 if top is None else int(top) + 1
-                    records = []
-                    for i, row in enumerate(rows):
-                        finished = status.is_finished
-                        records.append(
-                            {
-                                "experiment_id": experiment_id,
-                                "number": start + i,
-                                "status": status.value,
-                                "params": _jsonable(row["params"]),
-                                "values": _jsonable(row.get("values")),
-                                "generator": row.get("generator", "manual"),
-                                "meta": _jsonable(row.get("metadata", {})),
-                                "failure_reason": row.get("failure_reason"),
-                                "worker": row.get("worker"),
-                                "created_at": now,
-                                "started_at": now if status != TrialStatus.PENDING else None,
-                                "finished_at": now if finished else None,
-                            }
-                        )
-                    if records:
-                        conn.execute(trials_table.insert(), records)
-                    return [self._to_trial(r) for r in records]
-            except IntegrityError:
-                # Another writer took these numbers first (PostgreSQL); take the next ones.
-                continue
-        raise StorageError("storage: could not number new trials after 20 attempts")
+        top = conn.execute(
+            sa.select(sa.func.max(trials_table.c.number)).where(
+                trials_table.c.experiment_id == experiment_id
+            )
+        ).scalar()
+        start = 0 if top is None else int(top) + 1
+        records = [
+            {
+                "experiment_id": experiment_id,
+                "number": start + i,
+                "status": status.value,
+                "params": _jsonable(row["params"]),
+                "values": _jsonable(row.get("values")),
+                "generator": row.get("generator", "manual"),
+                "meta": _jsonable(row.get("metadata", {})),
+                "failure_reason": row.get("failure_reason"),
+                "worker": row.get("worker"),
+                "created_at": now,
+                "started_at": now if status != TrialStatus.PENDING else None,
+                "finished_at": now if status.is_finished else None,
+                "heartbeat_at": now if status == TrialStatus.RUNNING else None,
+            }
+            for i, row in enumerate(rows)
+        ]
+        if records:
+            conn.execute(trials_table.insert(), records)
+        return [self._to_trial(r) for r in records]
 
     def transition(
         self,
@@ -254,6 +288,7 @@ class Store:
         now = _now()
         if status == TrialStatus.RUNNING:
             changes["started_at"] = now
+            changes["heartbeat_at"] = now
             changes["worker"] = worker
         if status.is_finished:
             changes["finished_at"] = now
@@ -283,7 +318,7 @@ class Store:
                 .where(cond, trials_table.c.status.in_(allowed_values))
                 .values(**changes)
             )
-            if res.rowcount != 1:  # pragma: no cover - guarded by BEGIN IMMEDIATE / row lock
+            if res.rowcount != 1:  # another worker changed it between our read and write
                 raise TrialStateError(
                     f"trial {number}: changed by another worker; nothing was changed"
                 )
@@ -302,13 +337,59 @@ class Store:
         return self._to_trial(row._mapping)
 
     def trials(
-        self, experiment_id: int, statuses: Iterable[TrialStatus] | None = None
+        self,
+        experiment_id: int,
+        statuses: Iterable[TrialStatus] | None = None,
+        *,
+        conn: sa.Connection | None = None,
     ) -> list[Trial]:
         query = sa.select(trials_table).where(trials_table.c.experiment_id == experiment_id)
         if statuses is not None:
             query = query.where(trials_table.c.status.in_([s.value for s in statuses]))
+        query = query.order_by(trials_table.c.number)
+        if conn is not None:
+            rows = conn.execute(query).all()
+        else:
+            with self.engine.connect() as own:
+                rows = own.execute(query).all()
+        return [self._to_trial(r._mapping) for r in rows]
+
+    def count(self, experiment_id: int, *, conn: sa.Connection) -> int:
+        """Trials ever created for the experiment (they are never deleted)."""
+        query = sa.select(sa.func.count()).where(trials_table.c.experiment_id == experiment_id)
+        return int(conn.execute(query).scalar() or 0)
+
+    def heartbeat(self, experiment_id: int, numbers: Sequence[int], worker: str) -> int:
+        """Mark the running trials ``numbers`` of ``worker`` alive now; returns how many were."""
+        if not numbers:
+            return 0
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                trials_table.update()
+                .where(
+                    trials_table.c.experiment_id == experiment_id,
+                    trials_table.c.number.in_(list(numbers)),
+                    trials_table.c.status == TrialStatus.RUNNING.value,
+                    trials_table.c.worker == worker,
+                )
+                .values(heartbeat_at=_now())
+            )
+        return int(res.rowcount)
+
+    def stale(self, experiment_id: int, grace_seconds: float) -> list[Trial]:
+        """Running trials whose last heartbeat is older than ``grace_seconds``."""
+        cutoff = _now() - timedelta(seconds=grace_seconds)
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(trials_table.c.number)).all()
+            rows = conn.execute(
+                sa.select(trials_table).where(
+                    trials_table.c.experiment_id == experiment_id,
+                    trials_table.c.status == TrialStatus.RUNNING.value,
+                    sa.or_(
+                        trials_table.c.heartbeat_at.is_(None),
+                        trials_table.c.heartbeat_at < cutoff,
+                    ),
+                )
+            ).all()
         return [self._to_trial(r._mapping) for r in rows]
 
     @staticmethod
@@ -325,4 +406,5 @@ class Store:
             created_at=_aware(row["created_at"]),
             started_at=_aware(row["started_at"]),
             finished_at=_aware(row["finished_at"]),
+            heartbeat_at=_aware(row.get("heartbeat_at")),
         )

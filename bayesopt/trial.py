@@ -59,3 +59,4 @@ class Trial:
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None

@@ -10,6 +10,8 @@ each one finishes.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
@@ -24,12 +26,18 @@ from bayesopt import (
     InvalidOutcomeError,
     Optimizer,
     Trial,
+    TrialStateError,
     TrialStatus,
     evaluate_point,
 )
 from bayesopt.storage import mask_url
 from flows.loading import default_storage, default_tracking_uri, load_experiment
 from flows.tracking import RunTracker
+
+#: Seconds between heartbeats of a worker's running trials.
+HEARTBEAT_SECONDS = 10.0
+#: Seconds without a heartbeat after which another worker re-queues a running trial.
+GRACE_SECONDS = 60.0
 
 
 def _no_retry_on_bad_values(task: Any, task_run: Any, state: Any) -> bool:
@@ -53,8 +61,38 @@ def evaluate_trial(experiment_path: str, trial_id: int, params: dict[str, Any]) 
 
 @task(name="suggest", cache_policy=NO_CACHE)
 def suggest_trials(optimizer: Optimizer, n: int) -> list[Trial]:
-    """Fit the surrogate to the store's trials and choose ``n`` new points."""
-    return optimizer.suggest(n)
+    """Fit the surrogate to the store's trials and choose ``n`` new points, claimed
+    for this worker in the same transaction."""
+    return optimizer.suggest(n, claim=True)
+
+
+class _Heartbeat:
+    """Tells the store, every ``interval`` seconds, that this worker is still
+    evaluating ``trials``, so that other workers do not re-queue them."""
+
+    def __init__(self, optimizer: Optimizer, trials: list[Trial], interval: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat,
+            args=(optimizer, trials, interval),
+            daemon=True,
+            name="bayesopt-heartbeat",
+        )
+
+    def _beat(self, optimizer: Optimizer, trials: list[Trial], interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                optimizer.heartbeat(trials)
+            except Exception as exc:  # a missed beat is retried at the next interval
+                logging.getLogger("bayesopt").warning("heartbeat failed: %s", exc)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _failure_reason(exc: BaseException) -> str:
@@ -64,11 +102,30 @@ def _failure_reason(exc: BaseException) -> str:
 
 
 def _next_batch(optimizer: Optimizer, room: int) -> list[Trial]:
-    """Pending trials first (re-queued or suggested by hand), then new suggestions."""
-    batch = optimizer.all_trials(TrialStatus.PENDING)[:room]
+    """Claim pending trials first (re-queued or suggested by hand), then new suggestions.
+
+    A pending trial that another worker claims first is skipped.
+    """
+    batch: list[Trial] = []
+    for trial in optimizer.all_trials(TrialStatus.PENDING):
+        if len(batch) == room:
+            break
+        try:
+            batch.append(optimizer.start(trial))
+        except TrialStateError:
+            continue
     if len(batch) < room:
         batch += suggest_trials(optimizer, room - len(batch))
     return batch
+
+
+def _room(optimizer: Optimizer, budget: int, batch_size: int) -> tuple[int, int]:
+    """Finished trials, and how many more this worker may start without overshooting
+    the budget (trials running in other workers count as spent)."""
+    trials = optimizer.all_trials()
+    finished = sum(t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED) for t in trials)
+    running = sum(t.status == TrialStatus.RUNNING for t in trials)
+    return finished, max(0, min(batch_size, budget - finished - running))
 
 
 @flow(name="bayesopt-optimize", validate_parameters=True)
@@ -134,25 +191,34 @@ def optimize(
     evaluate = evaluate_trial.with_options(retries=exp.retries, retry_delay_seconds=delays)
     status = "FAILED"
     try:
-        while (finished := optimizer.n_finished) < exp.budget:
-            batch = _next_batch(optimizer, min(exp.batch_size, exp.budget - finished))
-            running = [optimizer.start(t) for t in batch]
+        while True:
+            optimizer.recover(grace_seconds=GRACE_SECONDS)  # other workers that died
+            finished, room = _room(optimizer, exp.budget, exp.batch_size)
+            if finished >= exp.budget:
+                break
+            if room == 0:  # the rest of the budget is being evaluated by other workers
+                time.sleep(1.0)
+                continue
+            running = _next_batch(optimizer, room)
             mapped = evaluate.map(
                 unmapped(experiment_path), [t.id for t in running], [t.params for t in running]
             )
             futures: dict[PrefectFuture[dict[str, float]], Trial] = dict(
                 zip(mapped, running, strict=True)
             )
-            for future in as_completed(list(futures)):
-                trial = futures[future]
-                try:
-                    values = future.result()
-                except Exception as exc:
-                    done = optimizer.fail(trial, _failure_reason(exc))
-                    log.warning("trial %d failed: %s", trial.id, done.failure_reason)
-                else:
-                    done = optimizer.observe(trial, values)
-                tracker.record(done)
+            with _Heartbeat(optimizer, running, HEARTBEAT_SECONDS):
+                for future in as_completed(list(futures)):
+                    trial = futures[future]
+                    try:
+                        values = future.result()
+                        done = optimizer.observe(trial, values)
+                    except TrialStateError as exc:  # re-queued by another worker meanwhile
+                        log.warning("trial %d: result not recorded: %s", trial.id, exc)
+                        continue
+                    except Exception as exc:
+                        done = optimizer.fail(trial, _failure_reason(exc))
+                        log.warning("trial %d failed: %s", trial.id, done.failure_reason)
+                    tracker.record(done)
             tracker.flush()
         status = "FINISHED"
     except KeyboardInterrupt:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-import torch
 
 from bayesopt import Experiment, Float, Objective, Optimizer
 from bayesopt.acquisition import AcquisitionOptions
@@ -14,16 +13,6 @@ from bayesopt.acquisition import AcquisitionOptions
 FAST_OPTIONS = AcquisitionOptions(num_restarts=2, raw_samples=64)
 
 OpenOptimizer = Callable[..., Optimizer]
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny models fit several times faster on one thread than on contended cores; the
-    setting is restored after each test, so tests elsewhere are not affected."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
