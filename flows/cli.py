@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -106,8 +105,8 @@ def run(
     """Run an experiment through the Prefect flow until its budget is spent (resumes)."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    if not verbose:  # MLflow announces its database migrations at INFO
-        logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # MLflow announces its database migrations at INFO; read when mlflow is imported.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     from flows.loading import default_storage, default_tracking_uri
     from flows.optimize import optimize
     from flows.server import local_prefect_api
