@@ -74,7 +74,9 @@ def _watch(stop: threading.Event, exp: Experiment, storage: str, progress: Progr
     """Show trial count and best value from the store while the flow runs."""
     bar = progress.add_task("trials", total=exp.budget, best="-")
     opt: Optimizer | None = None
-    while True:
+    done = False
+    while not done:
+        done = stop.wait(0.5)  # one last refresh after the flow has ended
         try:
             opt = opt or Optimizer(exp, storage=storage)
             finished = opt.n_finished
@@ -85,8 +87,6 @@ def _watch(stop: threading.Event, exp: Experiment, storage: str, progress: Progr
             progress.update(bar, completed=min(finished, exp.budget), best=best)
         except Exception:  # the store may not exist yet
             pass
-        if stop.wait(0.5):
-            break
 
 
 @app.command()
@@ -142,7 +142,7 @@ def run(
             )
         finally:
             stop.set()
-            watcher.join(timeout=2)
+            watcher.join(timeout=10)
     opt = Optimizer(exp, storage=store_url)
     try:
         best = opt.best()
