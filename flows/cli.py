@@ -100,6 +100,16 @@ def run(
     tracking_uri: Annotated[
         str | None, typer.Option("--tracking-uri", help="MLflow tracking URI.")
     ] = None,
+    task_runner: Annotated[
+        str, typer.Option("--task-runner", help="Where evaluations run: thread or dask.")
+    ] = "thread",
+    dask_address: Annotated[
+        str | None,
+        typer.Option("--dask-address", help="Dask scheduler; default: a local cluster."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Threads, or local Dask worker processes.")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect logs.")] = False,
 ) -> None:
     """Run an experiment through the Prefect flow until its budget is spent (resumes)."""
@@ -109,12 +119,17 @@ def run(
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     from flows.loading import default_storage, default_tracking_uri
     from flows.optimize import optimize
+    from flows.runners import make_task_runner
     from flows.server import local_prefect_api
 
     exp = _load(experiment).replace(
         budget=budget, batch_size=batch_size, surrogate=surrogate, seed=seed
     )
     store_url = default_storage(exp, storage)
+    try:
+        runner = make_task_runner(task_runner, address=dask_address, workers=workers)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     stop = threading.Event()
     progress = Progress(
         TextColumn(f"[bold]{exp.name}[/]"),
@@ -131,7 +146,7 @@ def run(
         )
         watcher.start()
         try:
-            summary = optimize(
+            summary = optimize.with_options(task_runner=runner)(
                 str(experiment),
                 budget=budget,
                 batch_size=batch_size,
