@@ -117,7 +117,13 @@ def run(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # MLflow announces its database migrations at INFO; read when mlflow is imported.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
-    from flows.loading import default_storage, default_tracking_uri
+    from flows.loading import (
+        STORAGE_URL_ENV,
+        TRACKING_URI_ENV,
+        default_storage,
+        default_tracking_uri,
+        hide_secret,
+    )
     from flows.optimize import optimize
     from flows.runners import make_task_runner
     from flows.server import local_prefect_api
@@ -146,14 +152,15 @@ def run(
         )
         watcher.start()
         try:
+            # Passwords travel in the environment, never as Prefect parameters.
             summary = optimize.with_options(task_runner=runner)(
                 str(experiment),
                 budget=budget,
                 batch_size=batch_size,
                 surrogate=surrogate,
                 seed=seed,
-                storage=store_url,
-                tracking_uri=default_tracking_uri(tracking_uri),
+                storage=hide_secret(store_url, STORAGE_URL_ENV),
+                tracking_uri=hide_secret(default_tracking_uri(tracking_uri), TRACKING_URI_ENV),
             )
         finally:
             stop.set()

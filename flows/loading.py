@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bayesopt import Experiment, InvalidExperimentError
+from bayesopt.storage import mask_url
 
 #: Where the CLI and the flow keep their files unless told otherwise.
 RUNS_DIR = Path("runs")
@@ -66,3 +67,37 @@ def default_tracking_uri(tracking_uri: str | None = None) -> str:
     if tracking_uri:
         return tracking_uri
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{RUNS_DIR / 'mlflow.db'}"
+
+
+#: Environment variables that carry URLs with passwords past Prefect's parameters.
+STORAGE_URL_ENV = "BAYESOPT_STORAGE_URL"
+TRACKING_URI_ENV = "BAYESOPT_TRACKING_URI"
+
+
+def hide_secret(url: str | None, env_var: str) -> str | None:
+    """The URL to show (as a Prefect parameter, in logs): masked when it has a password.
+
+    The full URL is put in ``env_var`` of this process, where :func:`reveal_secret`
+    finds it again; workers elsewhere need the same variable set.
+    """
+    if url is None or mask_url(url) == url:
+        return url
+    os.environ[env_var] = url
+    return mask_url(url)
+
+
+def reveal_secret(url: str | None, env_var: str) -> str | None:
+    """The full URL for a masked one, from ``env_var``.
+
+    Raises:
+        InvalidExperimentError: the URL is masked and ``env_var`` does not hold it.
+    """
+    if url is None or "***" not in url:
+        return url
+    real = os.environ.get(env_var)
+    if real and mask_url(real) == url:
+        return real
+    raise InvalidExperimentError(
+        f"{env_var}: the URL {url!r} has its password masked; set {env_var} to the full "
+        "URL in the environment of the process that runs the flow"
+    )

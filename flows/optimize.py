@@ -31,7 +31,14 @@ from bayesopt import (
     evaluate_point,
 )
 from bayesopt.storage import mask_url
-from flows.loading import default_storage, default_tracking_uri, load_experiment
+from flows.loading import (
+    STORAGE_URL_ENV,
+    TRACKING_URI_ENV,
+    default_storage,
+    default_tracking_uri,
+    load_experiment,
+    reveal_secret,
+)
 from flows.tracking import RunTracker
 
 #: Seconds between heartbeats of a worker's running trials.
@@ -144,8 +151,11 @@ def optimize(
         experiment_path: A Python file that defines ``experiment = Experiment(...)``.
         budget, batch_size, surrogate, seed: Override the experiment's settings.
         storage: SQLAlchemy URL of the trial store (default ``sqlite:///runs/<name>.db``).
+            A URL with its password masked (``user:***@host``) is completed from
+            ``BAYESOPT_STORAGE_URL``, so that no password shows among the parameters.
         tracking_uri: MLflow tracking URI (default ``MLFLOW_TRACKING_URI``, else
-            ``sqlite:///runs/mlflow.db``).
+            ``sqlite:///runs/mlflow.db``); a masked one is completed from
+            ``BAYESOPT_TRACKING_URI``.
 
     Returns:
         A summary: the best trial, counts, the store and the MLflow run.
@@ -155,13 +165,13 @@ def optimize(
     exp: Experiment = base.replace(
         budget=budget, batch_size=batch_size, surrogate=surrogate, seed=seed
     )
-    store_url = default_storage(exp, storage)
+    store_url = default_storage(exp, reveal_secret(storage, STORAGE_URL_ENV))
     optimizer = Optimizer(exp, storage=store_url, seed=seed)
     requeued = optimizer.recover(this_process=True)
     if requeued:
         log.warning("re-queued %d trial(s) left running by a stopped run", len(requeued))
 
-    tracker = RunTracker(default_tracking_uri(tracking_uri), exp)
+    tracker = RunTracker(default_tracking_uri(reveal_secret(tracking_uri, TRACKING_URI_ENV)), exp)
     ctx = FlowRunContext.get()
     run_name = ctx.flow_run.name if ctx and ctx.flow_run else exp.name
     previous = optimizer.all_trials()
