@@ -190,6 +190,55 @@ def run(
 
 
 @app.command()
+def deploy(
+    experiment: ExperimentArg,
+    name: Annotated[str, typer.Option("--name", help="Deployment name, e.g. nightly.")],
+    cron: Annotated[str | None, typer.Option(help="Schedule, e.g. '0 2 * * *'.")] = None,
+    work_pool: Annotated[
+        str | None,
+        typer.Option("--work-pool", help="Register to this work pool instead of serving."),
+    ] = None,
+    budget: Annotated[int | None, typer.Option(help="Trials to finish (overrides).")] = None,
+    storage: StorageOpt = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option("--tracking-uri", help="MLflow tracking URI.")
+    ] = None,
+) -> None:
+    """Make a Prefect deployment of the flow for an experiment: serve it from this
+    process (Ctrl-C stops), or register it to a work pool. Needs PREFECT_API_URL."""
+    from flows.deploy import absolute_sqlite, register, serve
+    from flows.loading import (
+        STORAGE_URL_ENV,
+        TRACKING_URI_ENV,
+        default_storage,
+        default_tracking_uri,
+        hide_secret,
+    )
+
+    exp = _load(experiment)
+    store_url = absolute_sqlite(default_storage(exp, storage))
+    tracking = absolute_sqlite(default_tracking_uri(tracking_uri))
+    parameters: dict[str, Any] = {
+        "experiment_path": str(experiment.resolve()),
+        "storage": hide_secret(store_url, STORAGE_URL_ENV),
+        "tracking_uri": hide_secret(tracking, TRACKING_URI_ENV),
+    }
+    if budget is not None:
+        parameters["budget"] = budget
+    flow_name = f"bayesopt-optimize/{name}"
+    if work_pool:
+        deployment_id = register(name, parameters, work_pool=work_pool, cron=cron)
+        console.print(
+            f"deployment {flow_name} ({deployment_id}) registered to work pool '{work_pool}'.\n"
+            f"start a worker: prefect worker start --pool {work_pool}\n"
+            f"start a run:    prefect deployment run '{flow_name}'"
+        )
+        return
+    console.print(f"serving {flow_name}; start a run with: prefect deployment run '{flow_name}'")
+    serve(name, parameters, cron=cron)
+
+
+@app.command()
 def status(experiment: ExperimentArg, storage: StorageOpt = None) -> None:
     """Show every trial of the experiment."""
     exp, opt = _optimizer(experiment, storage)
