@@ -157,3 +157,33 @@ def test_deploy_without_a_server_is_a_clear_error(
     )
     assert out.returncode == 2
     assert "PREFECT_API_URL: not set" in out.stderr
+
+
+@pytest.mark.slow
+def test_a_work_pool_deployment_runs_on_a_worker(
+    tmp_path: Path, write_experiment: Callable[[str, str], Path], prefect_server: dict[str, str]
+) -> None:
+    path = write_experiment("deployed", EXPERIMENT)
+    store = f"sqlite:///{tmp_path / 'pool.db'}"
+    env = prefect_server
+
+    def prefect(*args: str) -> subprocess.CompletedProcess[str]:
+        out = subprocess.run(
+            [PREFECT, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=400
+        )
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        return out
+
+    prefect("work-pool", "create", "local-pool", "--type", "process")
+    registered = subprocess.run(
+        bayesopt_cmd("deploy", str(path), "--name", "pooled", "--work-pool", "local-pool",
+                     "--storage", store, "--tracking-uri", f"sqlite:///{tmp_path / 'ml.db'}"),
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert registered.returncode == 0, registered.stdout[-3000:] + registered.stderr[-3000:]
+    assert "registered to work pool 'local-pool'" in registered.stdout
+    prefect("deployment", "run", "bayesopt-optimize/pooled")
+    prefect("worker", "start", "--pool", "local-pool", "--run-once")
+
+    trials = Optimizer(load_experiment(path), storage=store).all_trials()
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 4
