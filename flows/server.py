@@ -24,7 +24,8 @@ import prefect
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -41,7 +42,7 @@ def local_prefect_api(*, startup_timeout: float = 120.0) -> Iterator[str]:
     if configured:
         yield str(configured)
         return
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PREFECT_UI_ENABLED": "0",
@@ -76,7 +77,7 @@ def local_prefect_api(*, startup_timeout: float = 120.0) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}/api"
     try:
-        _wait_healthy(url, proc, startup_timeout)
+        wait_healthy(url, proc, startup_timeout)
         with temporary_settings({PREFECT_API_URL: url}):
             yield url
     finally:
@@ -88,13 +89,13 @@ def local_prefect_api(*, startup_timeout: float = 120.0) -> Iterator[str]:
             proc.wait()
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait until ``url``/health answers 200; fail if ``proc`` exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(
-                f"Prefect's API server exited with code {proc.returncode} before it was ready; "
-                "see bayesopt-api-server.log in PREFECT_HOME"
+                f"the server for {url} exited with code {proc.returncode} before it was ready"
             )
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
@@ -102,4 +103,4 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float) -> No
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"Prefect's API server did not answer on {url} within {timeout:g} s")
+    raise RuntimeError(f"the server for {url} did not answer within {timeout:g} s")

@@ -13,13 +13,8 @@ import httpx
 import pytest
 from mlflow.tracking import MlflowClient
 
+from flows.server import free_port
 from tests.flows.conftest import bayesopt_cmd
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_a_bad_definition_is_refused_before_any_trial(
@@ -62,7 +57,7 @@ def test_missing_file_is_a_clear_error(tmp_path: Path, cli_env: dict[str, str]) 
 def test_ui_serves_the_tracking_store_on_loopback(tmp_path: Path, cli_env: dict[str, str]) -> None:
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     MlflowClient(tracking).create_experiment("seen-in-ui")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         bayesopt_cmd("ui", "--tracking-uri", tracking, "--port", str(port)),
         env=cli_env,

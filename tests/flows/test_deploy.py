@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from mlflow.tracking import MlflowClient
 
 from bayesopt import Optimizer, TrialStatus
 from flows.loading import load_experiment
+from flows.server import free_port, wait_healthy
 from tests.flows.conftest import bayesopt_cmd
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -34,12 +33,6 @@ EXPERIMENT = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -53,7 +46,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture
 def prefect_server(tmp_path: Path, cli_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """A real Prefect server (SQLite) on 127.0.0.1; yields the environment that uses it."""
-    port = _free_port()
+    port = free_port()
     env = {**cli_env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
@@ -64,16 +57,7 @@ def prefect_server(tmp_path: Path, cli_env: dict[str, str]) -> Iterator[dict[str
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{env['PREFECT_API_URL']}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "prefect server did not start"
-            time.sleep(0.5)
+        wait_healthy(env["PREFECT_API_URL"], server, 180)
         yield env
     finally:
         _stop(server)

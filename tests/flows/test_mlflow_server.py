@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from mlflow.tracking import MlflowClient
 
 from flows.optimize import optimize
+from flows.server import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
@@ -25,9 +23,7 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 
 @pytest.fixture
 def mlflow_server(tmp_path: Path) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [MLFLOW, "server", "--host", "127.0.0.1", "--port", str(port),
          "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
@@ -36,16 +32,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, "mlflow server exited"
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "mlflow server did not start"
-            time.sleep(0.5)
+        wait_healthy(url, proc, 120)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
