@@ -178,14 +178,10 @@ def run(
     except BayesoptError:
         console.print("[yellow]no trial completed[/]")
     console.print(f"trials: {mask_url(store_url)}")
-    hint = (
-        f"open {summary['tracking_uri']}"
-        if summary["tracking_uri"].startswith("http")
-        else "run `bayesopt ui` and open http://127.0.0.1:5000"
-    )
     console.print(
         f"MLflow: experiment '{exp.name}' (id {summary['mlflow_experiment_id']}), run "
-        f"{summary['mlflow_run_id']} in {summary['tracking_uri']}; to browse it, {hint}"
+        f"{summary['mlflow_run_id']} in {summary['tracking_uri']}; to browse it, "
+        f"{summary['ui_hint']}"
     )
 
 

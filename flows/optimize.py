@@ -242,6 +242,7 @@ def optimize(
         "experiment": exp.name,
         "storage": mask_url(store_url),
         "tracking_uri": tracker.display_uri,
+        "ui_hint": tracker.ui_hint(),
         "mlflow_experiment_id": tracker.experiment_id,
         "mlflow_run_id": tracker.run_id,
         "n_completed": int((df["status"] == "completed").sum()),

@@ -9,11 +9,9 @@ one) plugs in the same way: ``optimize.with_options(task_runner=...)``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from prefect.task_runners import ThreadPoolTaskRunner
-
-TaskRunnerKind = Literal["thread", "dask"]
 
 
 def make_task_runner(kind: str, *, address: str | None = None, workers: int | None = None) -> Any:
