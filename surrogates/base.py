@@ -108,3 +108,18 @@ class SurrogateRegistry:
 
 def warn_fallback(message: str) -> None:
     warnings.warn(message, SurrogateFallbackWarning, stacklevel=3)
+
+
+def set_fit_info(model: Model, **info: float | int | str) -> None:
+    """Attach facts about a fit (MCMC diagnostics, settings, a fallback) to the fitted model.
+
+    They are read back with :func:`fit_info` and logged with every decision.
+    """
+    current: dict[str, float | int | str] = dict(getattr(model, "fit_info", {}))
+    current.update(info)
+    model.fit_info = current  # type: ignore[assignment]
+
+
+def fit_info(model: Model) -> dict[str, float | int | str]:
+    """What the surrogate recorded about its fit (empty when nothing)."""
+    return dict(getattr(model, "fit_info", {}))
