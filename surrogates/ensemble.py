@@ -31,6 +31,8 @@ class SampledEnsembleModel(EnsembleModel):
             deviation, in the units of the data.
     """
 
+    noise_std: Tensor
+
     def __init__(self, noise_std: Tensor) -> None:
         super().__init__()
         if noise_std.dim() != 2:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from botorch.models.model import Model
@@ -161,7 +161,7 @@ def predictive(model: Model, X: Tensor) -> Predictive:
         return result
     model.eval()
     with torch.no_grad():
-        post = model.posterior(X, observation_noise=True)
+        post: Any = model.posterior(X, observation_noise=True)
         mean, var = post.mean, post.variance
     if getattr(model, "_is_fully_bayesian", False) and mean.dim() == 3:
         locs, variances = mean, var  # one component per MCMC draw
