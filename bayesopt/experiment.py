@@ -29,10 +29,14 @@ ACQUISITIONS = ("qLogNEI", "qLogEI", "qUCB")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 
 
-def _surrogate_names() -> list[str]:
+def _surrogate_options(name: str) -> list[str]:
+    """The options a surrogate takes (its dataclass fields other than ``name``)."""
     from surrogates import default_registry
 
-    return default_registry().names()
+    factory = default_registry().factory(name)
+    if dataclasses.is_dataclass(factory):
+        return [f.name for f in dataclasses.fields(factory) if f.name != "name" and f.init]
+    return [p for p in inspect.signature(factory).parameters if p != "name"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,14 @@ def _returned_keys(fn: Callable[..., Any]) -> set[str] | None:
     return keys if returns else None
 
 
+def _label(value: object) -> str:
+    """A short readable name for an option value that is not a plain scalar."""
+    name = getattr(value, "__qualname__", None) or getattr(value, "__name__", None)
+    if name:
+        return f"{getattr(value, '__module__', '')}.{name}".lstrip(".")
+    return repr(value)[:200]
+
+
 def _is_nested_def(node: ast.AST) -> bool:
     return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef)
 
@@ -122,7 +134,12 @@ class Experiment:
             (or a number, for one objective). Needed by ``bayesopt run``, not by ask/tell.
         budget: Number of trials to finish (completed or failed).
         batch_size: Trials suggested and evaluated together.
-        surrogate: Name of the surrogate model (``"gp"``).
+        surrogate: Name of the surrogate model: ``"gp"`` (default), ``"sparse_gp"``,
+            ``"saas"``, ``"bnn"``, ``"numpyro"`` or ``"auto"``.
+        surrogate_options: Options of that surrogate, e.g. ``{"model": my_numpyro_model}``
+            for ``"numpyro"`` or ``{"warmup_steps": 256}`` for ``"saas"``.
+        cv_folds: Folds of the held-out diagnostics computed with every fit (the exact
+            GP uses its closed-form leave-one-out instead); 0 turns them off.
         acquisition: ``"qLogNEI"`` (default), ``"qLogEI"`` or ``"qUCB"``.
         initial_trials: Size of the Sobol design; ``None`` sizes it from the dimension.
         timeout: Seconds an evaluation may take before its trial fails.
@@ -147,6 +164,8 @@ class Experiment:
     budget: int = 30
     batch_size: int = 1
     surrogate: str = "gp"
+    surrogate_options: Mapping[str, Any] = field(default_factory=dict)
+    cv_folds: int = 5
     acquisition: str = "qLogNEI"
     initial_trials: int | None = None
     timeout: float | None = None
@@ -183,11 +202,10 @@ class Experiment:
                     f"{key}: got {describe(value)}; expected a positive number of seconds"
                     + (" or None" if key == "timeout" else "")
                 )
-        names = _surrogate_names()
-        if self.surrogate not in names:
-            raise InvalidExperimentError(
-                f"surrogate: got {describe(self.surrogate)}; valid names are {names}"
-            )
+        self._check_surrogate()
+        _positive_int("cv_folds", self.cv_folds, minimum=0)
+        if self.cv_folds == 1:
+            raise InvalidExperimentError("cv_folds: got 1; expected 0 (off) or at least 2")
         if self.acquisition not in ACQUISITIONS:
             raise InvalidExperimentError(
                 f"acquisition: got {describe(self.acquisition)}; "
@@ -197,6 +215,37 @@ class Experiment:
             _positive_int("seed", self.seed, minimum=0)
         if self.evaluate is not None:
             self._check_evaluate(self.evaluate)
+
+    def _check_surrogate(self) -> None:
+        from surrogates import SurrogateError, default_registry
+
+        names = default_registry().names()
+        if not isinstance(self.surrogate, str) or self.surrogate not in names:
+            raise InvalidExperimentError(
+                f"surrogate: got {describe(self.surrogate)}; valid names are {names}"
+            )
+        options = self.surrogate_options
+        if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+            raise InvalidExperimentError(
+                f"surrogate_options: got {describe(options)}; expected a dict of option names "
+                f"to values"
+            )
+        valid = _surrogate_options(self.surrogate)
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise InvalidExperimentError(
+                f"surrogate_options: {unknown} are not options of surrogate "
+                f"'{self.surrogate}'; valid options are {valid}"
+            )
+        try:
+            default_registry().create(self.surrogate, **options)
+        except (SurrogateError, TypeError, ValueError) as exc:
+            raise InvalidExperimentError(
+                f"surrogate_options: {exc}"
+                if str(exc).startswith(self.surrogate)
+                else f"surrogate_options of '{self.surrogate}': {exc}"
+            ) from None
+        object.__setattr__(self, "surrogate_options", dict(options))
 
     def _check_objectives(self) -> None:
         objectives = self.objectives
@@ -280,6 +329,11 @@ class Experiment:
             "budget": self.budget,
             "batch_size": self.batch_size,
             "surrogate": self.surrogate,
+            **{
+                f"surrogate.{k}": v if isinstance(v, int | float | str | bool) else _label(v)
+                for k, v in self.surrogate_options.items()
+            },
+            "cv_folds": self.cv_folds,
             "acquisition": self.acquisition,
             "initial_trials": self.n_initial,
             "timeout": self.timeout,

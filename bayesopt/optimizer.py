@@ -27,6 +27,7 @@ import torch
 from bayesopt.device import resolve_device
 from bayesopt.errors import TrialStateError
 from bayesopt.experiment import Experiment
+from bayesopt.prediction import FittedSurrogate, Points
 from bayesopt.storage import Store, worker_id
 from bayesopt.strategy import History, Strategy
 from bayesopt.trial import Trial, TrialStatus
@@ -288,6 +289,52 @@ class Optimizer:
             logger.warning("trial %d re-queued as trial %d: %s", t.id, new.id, reason)
             requeued.append(new)
         return requeued
+
+    # ------------------------------------------------------------- predicting
+    def fitted(self) -> FittedSurrogate:
+        """The surrogate behind the latest decision, fitted to every completed trial.
+
+        The surrogate is the one recorded with the latest model-based trial (for
+        ``"auto"``, the candidate it chose), else the experiment's. The fit made for
+        that decision is reused when no trial has completed since; otherwise the
+        surrogate is fitted again, seeded, on what the store holds now.
+
+        Raises:
+            TrialStateError: fewer than 2 completed trials.
+        """
+        history = self._history(self.store.trials(self._record.id))
+        if len(history.Y) < 2:
+            raise TrialStateError(
+                f"predict: experiment '{self.experiment.name}' has {len(history.Y)} completed "
+                "trial(s); a surrogate needs at least 2"
+            )
+        last = self.strategy.last_fit
+        if last is not None and last.n_train == len(history.Y):
+            return last
+        name = self.experiment.surrogate
+        for t in reversed(self.all_trials()):
+            used = (t.metadata or {}).get("surrogate")
+            if isinstance(used, str) and t.generator != "sobol":
+                name = used
+                break
+        surrogate, _, choice = name.partition(":")
+        fitted = self.strategy.fit(history, choice or surrogate)
+        self.strategy.last_fit = fitted
+        return fitted
+
+    def predict(self, points: Points) -> pd.DataFrame:
+        """Posterior mean and 95% predictive interval of the objective at ``points``.
+
+        Args:
+            points: A dict of parameter values, a list of them, or a DataFrame with
+                one column per parameter (other columns are ignored).
+
+        Returns:
+            One row per point: the parameters, ``<objective>_mean``, ``<objective>_lower``
+            and ``<objective>_upper``, in the units the objective is measured in, from
+            the surrogate behind the latest decision (see :meth:`fitted`).
+        """
+        return self.fitted().predict(points)
 
     # --------------------------------------------------------------- reading
     def get(self, trial: TrialRef) -> Trial:

@@ -32,6 +32,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from bayesopt.errors import InvalidSpaceError, describe
+from surrogates.base import Column
 
 ChoiceValue = str | int | float | bool
 
@@ -374,6 +375,16 @@ class Space:
     def dim(self) -> int:
         """Number of columns of the encoded space."""
         return len(self.tunable)
+
+    def columns(self) -> tuple[Column, ...]:
+        """What each encoded column means in natural units (for surrogates that care)."""
+        out = []
+        for p in self.tunable:
+            if isinstance(p, Choice):
+                out.append(Column(p.name, 0.0, float(len(p.values) - 1), categorical=not p.ordered))
+            else:
+                out.append(Column(p.name, float(p.low), float(p.high), log=p.log))
+        return tuple(out)
 
     def __getitem__(self, name: str) -> Parameter:
         for p in self.parameters:

@@ -21,7 +21,10 @@ from bayesopt.acquisition import AcquisitionOptions, build_acquisition, optimize
 from bayesopt.device import DTYPE
 from bayesopt.errors import InvalidSpaceError
 from bayesopt.experiment import Experiment
+from bayesopt.prediction import FittedSurrogate
 from surrogates import FitSpec, SurrogateFallbackWarning, SurrogateRegistry, default_registry
+from surrogates.base import fit_info
+from surrogates.validation import cross_validate, exact_gp_loo, held_out_of
 
 logger = logging.getLogger("bayesopt")
 
@@ -70,6 +73,8 @@ class Strategy:
     device: torch.device
     registry: SurrogateRegistry = field(default_factory=default_registry)
     options: AcquisitionOptions = field(default_factory=AcquisitionOptions)
+    #: The fit behind the latest model-based decision made by this object.
+    last_fit: FittedSurrogate | None = field(default=None, init=False, repr=False)
 
     # ------------------------------------------------------------------ Sobol
     def sobol(self, start: int, n: int) -> np.ndarray:
@@ -149,7 +154,7 @@ class Strategy:
         try:
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(step_seed)
-                X, value, meta = self._fit_and_optimize(history, n, pending)
+                X, value, meta, generator = self._fit_and_optimize(history, n, pending)
         except Exception as exc:  # a failed decision falls back, never stops the loop
             reason = f"{generator} failed ({type(exc).__name__}: {exc})"
             logger.warning("%s; using Sobol points instead", reason)
@@ -160,41 +165,89 @@ class Strategy:
             cands.append(Candidate(exp.space.decode(row), generator, meta_i))
         return cands
 
-    def _fit_and_optimize(
-        self, history: History, n: int, pending: np.ndarray
-    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
-        exp = self.experiment
-        space = exp.space
+    def fit_spec(self, sign: float) -> FitSpec:
+        """What the surrogates are told about the encoded inputs and the outcome's sign."""
+        space = self.experiment.space
         kw: dict[str, Any] = {"device": self.device, "dtype": DTYPE}
-        train_X = torch.as_tensor(history.X, **kw)
-        train_Y = exp.objective.sign() * torch.as_tensor(history.Y, **kw).unsqueeze(-1)
-        X_pending = torch.as_tensor(pending, **kw) if len(pending) else None
-        spec = FitSpec(
+        return FitSpec(
             bounds=torch.stack([torch.zeros(space.dim, **kw), torch.ones(space.dim, **kw)]),
             cat_dims=tuple(space.cat_dims),
             seed=self.seed,
+            columns=space.columns(),
+            signs=(sign,),
         )
-        surrogate = self.registry.create(exp.surrogate)
+
+    def fit(self, history: History, surrogate: str | None = None) -> FittedSurrogate:
+        """Fit the experiment's surrogate (or the one named) to the completed trials.
+
+        Held-out diagnostics come with the fit: the closed-form leave-one-out of the
+        exact GP, the cross-validation ``"auto"`` made while choosing, or a
+        ``cv_folds``-fold cross-validation (none when ``cv_folds`` is 0).
+        """
+        exp = self.experiment
+        name = surrogate or exp.surrogate
+        options = exp.surrogate_options if name == exp.surrogate else {}
+        sign = exp.objective.sign()
+        kw: dict[str, Any] = {"device": self.device, "dtype": DTYPE}
+        train_X = torch.as_tensor(history.X, **kw)
+        train_Y = sign * torch.as_tensor(history.Y, **kw).unsqueeze(-1)
+        spec = self.fit_spec(sign)
+        model_fitter = self.registry.create(name, **options)
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SurrogateFallbackWarning)
-            model = surrogate.fit(train_X, train_Y, spec)
+            model = model_fitter.fit(train_X, train_Y, spec)
         fit_seconds = time.perf_counter() - t0
         notes = [str(w.message) for w in caught if issubclass(w.category, SurrogateFallbackWarning)]
         for note in notes:
             logger.warning("surrogate fallback: %s", note)
-        acqf = build_acquisition(exp.acquisition, model, train_X, train_Y, X_pending, self.options)
+        info: dict[str, Any] = {"fit_seconds": round(fit_seconds, 6), **fit_info(model)}
+        if notes:
+            info["fallback"] = "; ".join(notes)
+        held = held_out_of(model) or exact_gp_loo(model)
+        if held is None and exp.cv_folds:
+            try:
+                held = cross_validate(model_fitter, train_X, train_Y, spec, folds=exp.cv_folds)
+            except Exception as exc:  # diagnostics must not stop a decision
+                info["cv_error"] = f"{type(exc).__name__}: {exc}"
+        if held is not None:
+            info.update({f"cv_{k}": round(v, 6) for k, v in held.scores().items()})
+            info["cv_method"] = held.method
+            info["cv_seconds"] = round(held.seconds, 6)
+        choice = info.get("auto_choice")
+        used = f"{name}:{choice}" if choice else name
+        return FittedSurrogate(
+            space=exp.space,
+            objective=exp.objective,
+            model=model,
+            surrogate=used,
+            n_train=int(train_X.shape[0]),
+            held_out=held.signed(sign) if held is not None else None,
+            info=info,
+        )
+
+    def _fit_and_optimize(
+        self, history: History, n: int, pending: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any], str]:
+        exp = self.experiment
+        fitted = self.fit(history)
+        self.last_fit = fitted
+        kw: dict[str, Any] = {"device": self.device, "dtype": DTYPE}
+        train_X = torch.as_tensor(history.X, **kw)
+        train_Y = exp.objective.sign() * torch.as_tensor(history.Y, **kw).unsqueeze(-1)
+        X_pending = torch.as_tensor(pending, **kw) if len(pending) else None
+        acqf = build_acquisition(
+            exp.acquisition, fitted.model, train_X, train_Y, X_pending, self.options
+        )
         t1 = time.perf_counter()
-        X, value = optimize(acqf, space, n, self.options, device=self.device)
+        X, value = optimize(acqf, exp.space, n, self.options, device=self.device)
         meta: dict[str, Any] = {
-            "surrogate": exp.surrogate,
+            "surrogate": fitted.surrogate,
             "acquisition": exp.acquisition,
-            "fit_seconds": round(fit_seconds, 6),
+            **fitted.info,
             "acq_seconds": round(time.perf_counter() - t1, 6),
-            "n_train": int(train_X.shape[0]),
+            "n_train": fitted.n_train,
             "n_pending": 0 if X_pending is None else int(X_pending.shape[0]),
             "device": str(self.device),
         }
-        if notes:
-            meta["fallback"] = "; ".join(notes)
-        return X, value, meta
+        return X, value, meta, f"{fitted.surrogate}+{exp.acquisition}"

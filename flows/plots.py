@@ -9,6 +9,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+import torch
+
+from surrogates.validation import HeldOut
 
 
 def convergence_plot(df: pd.DataFrame, objective: str, minimize: bool, path: Path) -> Path:
@@ -29,6 +32,51 @@ def convergence_plot(df: pd.DataFrame, objective: str, minimize: bool, path: Pat
     ax.set_ylabel(f"{objective} ({'lower' if minimize else 'higher'} is better)")
     ax.set_title(f"Convergence ({len(done)} completed, {len(failed)} failed)")
     ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def calibration_plot(held_out: HeldOut, objective: str, path: Path) -> Path:
+    """Observed coverage of central predictive intervals against their nominal level.
+
+    Each held-out point counts as inside the central ``p`` interval when its PIT is
+    within ``p / 2`` of one half; a calibrated surrogate lies on the diagonal, an
+    over-confident one below it.
+    """
+    levels = torch.linspace(0.0, 1.0, 21, dtype=torch.float64)
+    observed = held_out.coverage(levels).numpy()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=110)
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="calibrated")
+    ax.plot(levels.numpy(), observed, marker="o", ms=3, label="surrogate")
+    ax.set_xlabel("nominal level of the central interval")
+    ax.set_ylabel("share of held-out points inside")
+    picp = held_out.scores()["picp"]
+    ax.set_title(f"Calibration of {objective} ({held_out.method}, PICP95 = {picp:.2f})", fontsize=9)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def predicted_vs_observed_plot(held_out: HeldOut, objective: str, path: Path) -> Path:
+    """Held-out predictive means with their 95% intervals against the observed values."""
+    obs = held_out.observed[:, 0].cpu().numpy()
+    mean = held_out.mean[:, 0].cpu().numpy()
+    lower = held_out.lower[:, 0].cpu().numpy()
+    upper = held_out.upper[:, 0].cpu().numpy()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=110)
+    ax.errorbar(obs, mean, yerr=[mean - lower, upper - mean], fmt="o", ms=3, alpha=0.7, lw=0.8)
+    lo, hi = float(min(obs.min(), lower.min())), float(max(obs.max(), upper.max()))
+    ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--")
+    s = held_out.scores()
+    ax.set_xlabel(f"observed {objective}")
+    ax.set_ylabel(f"held-out prediction ({held_out.method})")
+    ax.set_title(f"RMSE {s['rmse']:.3g}, R² {s['r2']:.3f}, NLPD {s['nlpd']:.3f}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

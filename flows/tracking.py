@@ -17,9 +17,17 @@ from mlflow.tracking import MlflowClient
 
 from bayesopt import Experiment, Optimizer, Trial, TrialStatus
 from bayesopt.storage import mask_url
-from flows.plots import convergence_plot
+from flows.plots import calibration_plot, convergence_plot, predicted_vs_observed_plot
+from flows.surrogate_model import ARTIFACT_PATH, save_surrogate
 
 _MAX_BATCH = 900  # below MLflow's limit of 1000 metrics per log_batch call
+
+#: Numeric trial metadata that is bookkeeping, not a measurement of the decision.
+_NOT_METRICS = frozenset({"sobol_index", "n_pending"})
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class RunTracker:
@@ -97,13 +105,16 @@ class RunTracker:
         best = self._update_best(trial)
         if best is not None:
             self._metrics.append(Metric(f"best_{self.experiment.objective.name}", best, now, step))
-        for key in ("fit_seconds", "acq_seconds"):
+        for key, value in trial.metadata.items():
+            # The decision's record: fit and acquisition seconds, held-out scores
+            # (cv_rmse, cv_r2, cv_nlpd, cv_picp, cv_mpiw), MCMC diagnostics, auto's NLPDs.
+            if key not in _NOT_METRICS and _is_number(value):
+                self._metrics.append(Metric(key, float(value), now, step))
+        for key in ("fallback", "auto_reason", "cv_error"):
             if key in trial.metadata:
-                self._metrics.append(Metric(key, float(trial.metadata[key]), now, step))
-        if "fallback" in trial.metadata:
-            self.client.set_tag(
-                self._run(), f"fallback.trial_{trial.id}", str(trial.metadata["fallback"])[:5000]
-            )
+                self.client.set_tag(
+                    self._run(), f"{key}.trial_{trial.id}", str(trial.metadata[key])[:5000]
+                )
 
     def flush(self) -> None:
         while self._metrics:
@@ -122,6 +133,7 @@ class RunTracker:
             self.client.log_artifact(run_id, str(csv))
             png = convergence_plot(df, obj.name, obj.minimize, Path(tmp) / "convergence.png")
             self.client.log_artifact(run_id, str(png))
+        self._log_surrogate(optimizer)
         summary: list[RunTag] = [RunTag("n_trials", str(len(df)))]
         try:
             best = optimizer.best()
@@ -130,6 +142,54 @@ class RunTracker:
             pass
         self.client.log_batch(run_id, tags=summary)
         self.client.set_terminated(run_id, status=status)
+
+    def _log_surrogate(self, optimizer: Optimizer) -> None:
+        """Log the final fitted surrogate: its scores, its plots and the model itself.
+
+        A run with too few completed trials for a model logs nothing here; a
+        surrogate that cannot be fitted or saved is noted in a tag, never fatal.
+        """
+        run_id = self._run()
+        if len(optimizer.all_trials(TrialStatus.COMPLETED)) < 2:
+            return
+        obj = self.experiment.objective.name
+        try:
+            fitted = optimizer.fitted()
+        except Exception as exc:
+            self.client.set_tag(run_id, "surrogate.error", f"{type(exc).__name__}: {exc}"[:5000])
+            return
+        now = int(time.time() * 1000)
+        step = fitted.n_train
+        metrics = [
+            Metric(f"final_{k}", float(v), now, step)
+            for k, v in fitted.info.items()
+            if k not in _NOT_METRICS and _is_number(v)
+        ]
+        tags = [RunTag("surrogate.final", fitted.surrogate)]
+        if "auto_reason" in fitted.info:
+            tags.append(RunTag("surrogate.auto_reason", str(fitted.info["auto_reason"])[:5000]))
+        self.client.log_batch(run_id, metrics=metrics, tags=tags)
+        with tempfile.TemporaryDirectory() as tmp:
+            if fitted.held_out is not None:
+                self.client.log_artifact(
+                    run_id,
+                    str(calibration_plot(fitted.held_out, obj, Path(tmp) / "calibration.png")),
+                )
+                self.client.log_artifact(
+                    run_id,
+                    str(
+                        predicted_vs_observed_plot(
+                            fitted.held_out, obj, Path(tmp) / "predicted_vs_observed.png"
+                        )
+                    ),
+                )
+            try:
+                model_dir = save_surrogate(fitted, Path(tmp) / "model" / ARTIFACT_PATH)
+                self.client.log_artifacts(run_id, str(model_dir), ARTIFACT_PATH)
+            except Exception as exc:  # e.g. a user model that cannot be pickled
+                self.client.set_tag(
+                    run_id, "surrogate.save_error", f"{type(exc).__name__}: {exc}"[:5000]
+                )
 
     def _run(self) -> str:
         if self.run_id is None:

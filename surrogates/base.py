@@ -29,18 +29,41 @@ class SurrogateFallbackWarning(UserWarning):
 
 
 @dataclass(frozen=True)
+class Column:
+    """What one input column means in the units of the user's problem.
+
+    An encoded value ``u`` in ``[0, 1]`` stands for ``low + u * (high - low)``, or
+    ``exp(log low + u * (log high - log low))`` when ``log`` is true. A choice
+    parameter's column stands for the index of its value (``low = 0``,
+    ``high = k - 1``); ``categorical`` says the order of those indices means nothing.
+    """
+
+    name: str
+    low: float
+    high: float
+    log: bool = False
+    categorical: bool = False
+
+
+@dataclass(frozen=True)
 class FitSpec:
-    """What a surrogate needs to know about the inputs besides the data.
+    """What a surrogate needs to know about the inputs and outcomes besides the data.
 
     Attributes:
         bounds: A ``2 x d``-dim tensor of lower and upper bounds of the inputs.
         cat_dims: Columns that hold categorical values (compared by equality only).
         seed: Seed for anything random in the fit (restarts, minibatches, MCMC).
+        columns: What each input column means in natural units (empty when unknown);
+            surrogates that model the user's process directly (``"numpyro"``) use it.
+        signs: Per outcome, ``+1`` or ``-1``: ``train_Y`` holds ``sign * measured``, so
+            that larger is always better (empty means all ``+1``).
     """
 
     bounds: Tensor
     cat_dims: Sequence[int] = field(default_factory=tuple)
     seed: int | None = None
+    columns: Sequence[Column] = field(default_factory=tuple)
+    signs: Sequence[float] = field(default_factory=tuple)
 
 
 @runtime_checkable
@@ -98,12 +121,15 @@ class SurrogateRegistry:
     def __contains__(self, name: object) -> bool:
         return name in self._factories
 
-    def create(self, name: str, **options: Any) -> Surrogate:
+    def factory(self, name: str) -> Callable[..., Surrogate]:
         if name not in self._factories:
             raise SurrogateError(
                 f"surrogate: unknown name {name!r}; valid names are {self.names()}"
             )
-        return self._factories[name](**options)
+        return self._factories[name]
+
+    def create(self, name: str, **options: Any) -> Surrogate:
+        return self.factory(name)(**options)
 
 
 def warn_fallback(message: str) -> None:

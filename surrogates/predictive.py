@@ -37,6 +37,10 @@ class Predictive(Protocol):
         """A ``n x m``-dim tensor of log predictive densities of observations ``Y``."""
         ...
 
+    def cdf(self, Y: Tensor) -> Tensor:
+        """A ``n x m``-dim tensor of ``P(new observation <= Y)`` (the PIT of ``Y``)."""
+        ...
+
 
 def _check_level(level: float) -> None:
     if not 0.0 < level < 1.0:
@@ -127,6 +131,9 @@ class SampledPredictive:
 
     def log_prob(self, Y: Tensor) -> Tensor:
         return self.log_prob_fn(Y)
+
+    def cdf(self, Y: Tensor) -> Tensor:
+        return (self.draws <= Y.unsqueeze(0)).to(self.draws.dtype).mean(0)
 
 
 def predictive(model: Model, X: Tensor) -> Predictive:

@@ -138,7 +138,7 @@ REFUSED: list[tuple[str, dict[str, Any], type[Exception], list[str]]] = [
         "unknown surrogate",
         {"surrogate": "random_forest"},
         InvalidExperimentError,
-        ["surrogate", "'random_forest'", "valid names are ['gp']"],
+        ["surrogate", "'random_forest'", "valid names are [", "'gp'"],
     ),
     (
         "unknown acquisition",
