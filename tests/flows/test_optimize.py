@@ -7,6 +7,8 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+import mlflow.pyfunc
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -57,6 +59,30 @@ def test_branin_through_the_flow(tmp_path: Path) -> None:
     assert fit_steps == set(range(exp.n_initial, 20))
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"trials.csv", "convergence.png"} <= artifacts
+
+    # Every fit's held-out scores are logged at the step of the trial it decided.
+    for key in ("cv_rmse", "cv_r2", "cv_nlpd", "cv_picp", "cv_mpiw"):
+        steps = {m.step for m in client.get_metric_history(run.info.run_id, key)}
+        assert steps == set(range(exp.n_initial, 20)), key
+    final = run.data.metrics
+    assert 0.0 <= final["final_cv_picp"] <= 1.0 and final["final_cv_mpiw"] > 0
+    assert final["final_cv_r2"] > 0.5, "the GP explains most of Branin's variance"
+    assert run.data.tags["surrogate.final"] == "gp"
+    assert {"calibration.png", "predicted_vs_observed.png", "surrogate"} <= artifacts
+
+    # The final surrogate loads as an MLflow model and predicts in the objective's units,
+    # as Optimizer.predict does from the store.
+    local = client.download_artifacts(run.info.run_id, "surrogate", str(tmp_path))
+    model = mlflow.pyfunc.load_model(local)
+    points = pd.DataFrame({"x1": [best.params["x1"], -5.0], "x2": [best.params["x2"], 15.0]})
+    loaded = model.predict(points)
+    direct = opt.predict(points)
+    assert list(loaded.columns) == ["x1", "x2", "y_mean", "y_lower", "y_upper"]
+    pd.testing.assert_frame_equal(loaded, direct, rtol=1e-6)
+    assert loaded["y_mean"][0] < 5 < loaded["y_mean"][1], "near the best vs far corner (y=17.5)"
+    assert (loaded["y_lower"] < loaded["y_mean"]).all() and (
+        loaded["y_mean"] < loaded["y_upper"]
+    ).all()
 
     # Running again with the budget spent evaluates nothing and keeps every trial.
     again = optimize(
