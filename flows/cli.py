@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bayesopt import BayesoptError, Experiment, Optimizer, Trial, TrialStatus
+from bayesopt import BayesoptError, Experiment, Int, Optimizer, Trial, TrialStatus
 from bayesopt.storage import mask_url
 
 app = typer.Typer(
@@ -52,13 +52,20 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _scores(meta: dict[str, Any]) -> str:
+    """The held-out scores of the fit that made a decision, in a few characters."""
+    if "cv_nlpd" not in meta:
+        return ""
+    return f"held-out NLPD {meta['cv_nlpd']:.3g}, PICP {meta.get('cv_picp', float('nan')):.2f}"
+
+
 def _trial_table(exp: Experiment, trials: list[Trial], title: str) -> Table:
     table = Table(title=title)
     outcomes = sorted({k for t in trials for k in (t.values or {})}) or [exp.objective.name]
     for col in ["id", "status", *exp.space.names, *outcomes, "decided by", "note"]:
         table.add_column(col, justify="right" if col == "id" else "left")
     for t in trials:
-        note = t.failure_reason or t.metadata.get("fallback") or ""
+        note = t.failure_reason or t.metadata.get("fallback") or _scores(t.metadata)
         table.add_row(
             str(t.id),
             t.status.value,
@@ -310,6 +317,47 @@ def observe(
             parsed[key] = _number(raw, key)
     trial = opt.observe(trial_id, parsed)
     console.print(f"trial {trial.id} completed: {trial.values}")
+
+
+@app.command()
+def predict(
+    experiment: ExperimentArg,
+    point: Annotated[list[str], typer.Argument(help="name=value for every parameter.")],
+    storage: StorageOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Predict the objective at a point: mean and 95% interval from the deciding surrogate."""
+    exp, opt = _optimizer(experiment, storage)
+    params: dict[str, Any] = {}
+    for item in point:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r}: expected name=value", param_hint="POINT")
+        params[key] = _param_value(exp, key, raw)
+    fitted = opt.fitted()
+    row = fitted.predict(params).iloc[0].to_dict()
+    if as_json:
+        print(json.dumps({"surrogate": fitted.surrogate, "n_train": fitted.n_train, **row}))
+        return
+    name = exp.objective.name
+    console.print(
+        f"{name} = {row[f'{name}_mean']:.6g}  (95% interval {row[f'{name}_lower']:.6g} to "
+        f"{row[f'{name}_upper']:.6g}; surrogate {fitted.surrogate} on {fitted.n_train} trials)"
+    )
+
+
+def _param_value(exp: Experiment, name: str, raw: str) -> Any:
+    """A command-line value as the parameter's type (a choice matches its values' text)."""
+    if name not in exp.space.names:
+        return raw  # the space names the unknown parameter
+    param = exp.space[name]
+    values = getattr(param, "values", None)
+    if values is not None:
+        return next((v for v in values if str(v) == raw), raw)
+    try:
+        return int(raw) if isinstance(param, Int) else float(raw)
+    except ValueError:
+        raise typer.BadParameter(f"{name}: {raw!r} is not a number", param_hint="POINT") from None
 
 
 def _number(raw: str, name: str) -> float:

@@ -78,3 +78,29 @@ def test_bad_experiment_path_is_a_clear_error(tmp_path: Path) -> None:
     out = CliRunner().invoke(app, ["status", str(tmp_path / "missing.py")])
     assert out.exit_code != 0
     assert "is not a file" in str(out.exception)
+
+
+def test_status_shows_the_deciding_surrogate_and_predict_uses_it(store: str) -> None:
+    exp = load_experiment(BRANIN)
+    opt = Optimizer(exp, storage=store, seed=0)
+    for _ in range(exp.n_initial + 1):
+        (t,) = opt.suggest(1)
+        opt.observe(t, {"y": exp.evaluate(**t.params)["y"]})  # type: ignore[index, misc]
+    runner = CliRunner(env={"COLUMNS": "250"})
+    out = runner.invoke(app, ["status", BRANIN, "--storage", store])
+    assert out.exit_code == 0, out.output
+    assert "gp+qLogNEI" in out.output and "sobol" in out.output
+    assert "held-out NLPD" in out.output
+
+    out = runner.invoke(
+        app, ["predict", BRANIN, "x1=3.14", "x2=2.27", "--json", "--storage", store]
+    )
+    assert out.exit_code == 0, out.output
+    row = json.loads(out.output)
+    assert row["surrogate"] == "gp" and row["n_train"] == exp.n_initial + 1
+    assert row["y_lower"] < row["y_mean"] < row["y_upper"]
+    expected = opt.predict({"x1": 3.14, "x2": 2.27}).iloc[0]
+    assert row["y_mean"] == pytest.approx(expected["y_mean"], rel=1e-6)
+
+    bad = runner.invoke(app, ["predict", BRANIN, "x1=99", "x2=2", "--storage", store])
+    assert bad.exit_code != 0 and "parameter 'x1'" in str(bad.exception) + bad.output
