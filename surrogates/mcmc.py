@@ -53,9 +53,11 @@ def mcmc_diagnostics(
         arr = np.asarray(value, dtype=float)
         if arr.ndim == 0:
             continue
+        if num_chains == 1 and arr.ndim >= 2 and arr.shape[0] == 1:
+            arr = arr[0]  # one chain given chains-first
         if num_chains > 1 and arr.shape[0] != num_chains:
             arr = arr.reshape(num_chains, -1, *arr.shape[1:])
-        elif num_chains == 1:
+        elif num_chains == 1 and arr.ndim >= 1:
             half = arr.shape[0] // 2
             arr = np.stack([arr[:half], arr[half : 2 * half]])
         posterior[name] = arr

@@ -87,7 +87,7 @@ class GaussianMixture:
 
     def quantile(self, p: float) -> Tensor:
         """The ``p``-quantile at each point: exact for one component, else by bisection."""
-        z = math.sqrt(2.0) * torch.special.erfinv(torch.tensor(2.0 * p - 1.0)).item()
+        z = torch.special.ndtri(torch.tensor(p, dtype=torch.float64)).item()
         if self.locs.shape[0] == 1:
             return (self.locs + z * self.scales)[0]
         # The mixture quantile lies between the extreme component quantiles.
