@@ -26,10 +26,11 @@ from surrogates.base import (
     FitSpec,
     SurrogateError,
     SurrogateFallbackWarning,
+    SurrogateRegistry,
     check_training_data,
     set_fit_info,
 )
-from surrogates.validation import HeldOut, attach_held_out, cross_validate
+from surrogates.validation import HeldOut, attach_held_out, cross_validate, held_out_of
 
 
 @dataclass
@@ -43,6 +44,7 @@ class AutoSurrogate:
         folds: Folds of the cross-validation.
         time_limit: Seconds for fitting and scoring all candidates.
         large_n: From this many observations on, ``"gp"`` is replaced by ``"sparse_gp"``.
+        registry: Where candidates are looked up (the package's default registry).
     """
 
     name: str = "auto"
@@ -51,13 +53,30 @@ class AutoSurrogate:
     folds: int = 5
     time_limit: float = 60.0
     large_n: int = 2000
+    registry: SurrogateRegistry | None = None
+
+    def _registry(self) -> SurrogateRegistry:
+        if self.registry is not None:
+            return self.registry
+        from surrogates import default_registry  # the default registry holds "auto" itself
+
+        return default_registry()
+
+    def __post_init__(self) -> None:
+        known = self._registry().names()
+        if isinstance(self.candidates, str) or not self.candidates:
+            raise SurrogateError(
+                f"auto: candidates={self.candidates!r}; expected a list of surrogate names"
+            )
+        bad = [c for c in self.candidates if c not in known or c == self.name]
+        if bad:
+            valid = [k for k in known if k != self.name]
+            raise SurrogateError(f"auto: candidates {bad} are not valid; valid names are {valid}")
+        if self.folds < 2:
+            raise SurrogateError(f"auto: folds={self.folds!r}; expected at least 2")
 
     def _create(self, name: str) -> Any:
-        from surrogates import default_registry  # the registry holds "auto" itself
-
-        if name == self.name:
-            raise SurrogateError("auto: candidates may not include 'auto'")
-        return default_registry().create(name, **dict(self.options.get(name, {})))
+        return self._registry().create(name, **dict(self.options.get(name, {})))
 
     def _candidates(self, n: int) -> tuple[list[str], list[str]]:
         names, notes = [], []
@@ -67,8 +86,6 @@ class AutoSurrogate:
                 name = "sparse_gp"
             if name not in names:
                 names.append(name)
-        if not names:
-            raise SurrogateError("auto: candidates is empty; name at least one surrogate")
         return names, notes
 
     def fit(self, train_X: Tensor, train_Y: Tensor, spec: FitSpec) -> Model:
@@ -106,7 +123,11 @@ class AutoSurrogate:
                 )
                 continue
             try:
-                held = cross_validate(surrogate, train_X, train_Y, spec, folds=self.folds)
+                # A surrogate that scores itself without refits (PSIS-LOO of a NUTS fit)
+                # is taken at its word; the others are cross-validated.
+                held = held_out_of(model) or cross_validate(
+                    surrogate, train_X, train_Y, spec, folds=self.folds
+                )
             except Exception as exc:  # one candidate failing must not stop the choice
                 notes.append(f"{name} not scored: {type(exc).__name__}: {exc}")
                 continue

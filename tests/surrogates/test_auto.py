@@ -155,8 +155,11 @@ def test_the_real_registry_and_gp() -> None:
     model = AutoSurrogate(candidates=("gp",), folds=2).fit(X, Y, spec())
     assert isinstance(model, SingleTaskGP)
     assert fit_info(model)["auto_choice"] == "gp"
-    with pytest.raises(SurrogateError, match="may not include 'auto'"):
-        AutoSurrogate(candidates=("auto",)).fit(X, Y, spec())
+    # Candidate names are checked when auto is built, before any data is seen.
+    with pytest.raises(SurrogateError, match=r"candidates \['auto'\] are not valid"):
+        AutoSurrogate(candidates=("auto",))
+    with pytest.raises(SurrogateError, match=r"candidates \['rf'\] are not valid; valid names"):
+        AutoSurrogate(candidates=("gp", "rf"))
 
 
 def test_seeded_choice_is_reproducible() -> None:
@@ -266,8 +269,8 @@ def test_nothing_scored_raises() -> None:
         auto.fit(X, Y, spec())
     assert "broken not used: cannot fit this" in str(raised.value)
     assert "fragile not scored" in str(raised.value)
-    with pytest.raises(SurrogateError, match="candidates is empty"):
-        LocalAuto(candidates=(), registry=reg).fit(X, Y, spec())
+    with pytest.raises(SurrogateError, match="expected a list of surrogate names"):
+        LocalAuto(candidates=(), registry=reg)
 
 
 def test_auto_needs_three_points() -> None:
