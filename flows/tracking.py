@@ -122,7 +122,10 @@ class RunTracker:
             self.client.log_batch(self._run(), metrics=chunk)
 
     def finish(self, optimizer: Optimizer, status: str = "FINISHED") -> None:
-        """Flush, log the trials table and the convergence plot, and close the run."""
+        """Flush, log the trials table and the convergence plot, and close the run.
+
+        A finished run also logs its final fitted surrogate (:meth:`_log_surrogate`).
+        """
         self.flush()
         run_id = self._run()
         df = optimizer.trials()
@@ -133,7 +136,8 @@ class RunTracker:
             self.client.log_artifact(run_id, str(csv))
             png = convergence_plot(df, obj.name, obj.minimize, Path(tmp) / "convergence.png")
             self.client.log_artifact(run_id, str(png))
-        self._log_surrogate(optimizer)
+        if status == "FINISHED":  # an interrupted run stops at once; a resumed one logs it
+            self._log_surrogate(optimizer)
         summary: list[RunTag] = [RunTag("n_trials", str(len(df)))]
         try:
             best = optimizer.best()

@@ -66,10 +66,10 @@ def _interrupt_then_resume(
         assert time.monotonic() < deadline, "the first run made no progress"
         time.sleep(0.2)
     os.killpg(proc.pid, sig)  # the whole session: the CLI and Prefect's server process
-    proc.wait(timeout=60)
+    output = proc.communicate(timeout=60)[0].decode()
     opt = Optimizer(load_experiment(path), storage=store)
     before = {t.id: t for t in opt.all_trials(TrialStatus.COMPLETED)}
-    assert 3 <= len(before) < 10
+    assert 3 <= len(before) < 10, f"exit {proc.returncode}:\n{output[-3000:]}"
 
     rerun = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, timeout=400)
     assert rerun.returncode == 0, rerun.stdout.decode()[-3000:] + rerun.stderr.decode()[-3000:]
