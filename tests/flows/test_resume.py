@@ -20,7 +20,7 @@ SLOW_EXPERIMENT = """
     from bayesopt import Experiment, Float, Objective
 
     def evaluate(x1: float, x2: float):
-        time.sleep(0.4)
+        time.sleep(1.5)  # long enough that the run is interrupted mid-way
         return {"y": (x1 - 0.2) ** 2 + (x2 - 0.7) ** 2}
 
     experiment = Experiment(
