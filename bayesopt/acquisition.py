@@ -1,6 +1,11 @@
 """What to ask the model: build a BoTorch acquisition function and optimize it.
 
-The default is qLogNoisyExpectedImprovement (Ament et al., "Unexpected
+With several objectives the default is qLogNoisyExpectedHypervolumeImprovement
+(Daulton et al., "Parallel Bayesian Optimization of Multiple Noisy Objectives with
+Expected Hypervolume Improvement", NeurIPS 2021, in the log form of Ament et al.);
+outcome constraints enter every MC acquisition as BoTorch's ``constraints``, which
+weigh each candidate by a smooth probability of feasibility (Gardner et al. 2014).
+With one objective the default is qLogNoisyExpectedImprovement (Ament et al., "Unexpected
 Improvements to Expected Improvement for Bayesian Optimization", NeurIPS 2023):
 formally ``alpha(X) = log E[max(max_j f(x_j) - max f(X_baseline), 0)]`` integrated
 over the joint posterior of the batch and the noisy baseline, computed with a
@@ -10,12 +15,19 @@ smooth approximation of ``max`` that keeps gradients informative.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.logei import qLogExpectedImprovement, qLogNoisyExpectedImprovement
 from botorch.acquisition.monte_carlo import qUpperConfidenceBound
+from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+from botorch.acquisition.multi_objective.parego import qLogNParEGO
+from botorch.acquisition.objective import GenericMCObjective
+from botorch.acquisition.utils import compute_best_feasible_objective
 from botorch.exceptions.warnings import OptimizationWarning
 from botorch.models.model import Model
 from botorch.optim import optimize_acqf, optimize_acqf_mixed_alternating
@@ -39,6 +51,20 @@ class AcquisitionOptions:
     ucb_beta: float = 2.0
 
 
+def outcome_constraint(
+    index: int, sign: float, op: str, bound: float
+) -> Callable[[Tensor], Tensor]:
+    """An outcome constraint as BoTorch's MC acquisitions take it: a callable on
+    ``sample_shape x batch_shape x q x k`` model outputs that is negative where the
+    constraint holds. Output ``index`` holds ``sign * outcome``."""
+    return partial(_constraint_value, index, sign, op == "<=", bound)
+
+
+def _constraint_value(index: int, sign: float, upper: bool, bound: float, Y: Tensor) -> Tensor:
+    value = sign * Y[..., index]
+    return value - bound if upper else bound - value
+
+
 def build_acquisition(
     name: str,
     model: Model,
@@ -46,23 +72,89 @@ def build_acquisition(
     train_Y: Tensor,
     X_pending: Tensor | None,
     options: AcquisitionOptions,
+    *,
+    n_objectives: int = 1,
+    constraints: Sequence[Callable[[Tensor], Tensor]] = (),
+    ref_point: Tensor | None = None,
 ) -> AcquisitionFunction:
     """An acquisition function by name.
 
+    The model's outputs are the objectives first (each as ``sign * value``, so
+    larger is better), then the outcomes that only constraints name.
+
     Args:
         train_X: A ``n x d``-dim tensor of observed inputs (the baseline).
-        train_Y: A ``n x 1``-dim tensor of observed objective values (larger is better).
+        train_Y: A ``n x k``-dim tensor of the model's outputs at ``train_X``.
         X_pending: A ``p x d``-dim tensor of points being evaluated, or ``None``.
+        n_objectives: How many of the ``k`` outputs are objectives (the first ones).
+        constraints: Outcome constraints as callables (see :func:`outcome_constraint`);
+            the MC acquisitions weigh each candidate by its probability of feasibility.
+        ref_point: A ``n_objectives``-dim reference point of the hypervolume
+            (several objectives only).
     """
+    k = train_Y.shape[-1]
+    cons = list(constraints) or None
+    if n_objectives > 1:
+        objective = (
+            IdentityMCMultiOutputObjective(outcomes=list(range(n_objectives)))
+            if k > n_objectives
+            else None
+        )
+        if name == "qLogNEHVI":
+            if ref_point is None:
+                raise ValueError("acquisition: qLogNEHVI needs a reference point")
+            return qLogNoisyExpectedHypervolumeImprovement(
+                model,
+                ref_point=ref_point.tolist(),
+                X_baseline=train_X,
+                objective=objective,
+                constraints=cons,
+                X_pending=X_pending,
+                prune_baseline=True,
+            )
+        if name == "qLogNParEGO":
+            return qLogNParEGO(
+                model,
+                X_baseline=train_X,
+                objective=objective,
+                constraints=cons,
+                X_pending=X_pending,
+                prune_baseline=True,
+            )
+        raise ValueError(f"acquisition: {name!r} is not for several objectives")
+    single = GenericMCObjective(_first_output) if k > 1 else None
     if name == "qLogNEI":
         return qLogNoisyExpectedImprovement(
-            model, X_baseline=train_X, X_pending=X_pending, prune_baseline=True
+            model,
+            X_baseline=train_X,
+            objective=single,
+            constraints=cons,
+            X_pending=X_pending,
+            prune_baseline=True,
         )
     if name == "qLogEI":
-        return qLogExpectedImprovement(model, best_f=train_Y.max(), X_pending=X_pending)
+        best_f = compute_best_feasible_objective(
+            samples=train_Y,
+            obj=train_Y[..., 0],
+            constraints=cons,
+            model=model,
+            objective=single,
+            X_baseline=train_X,
+        )
+        return qLogExpectedImprovement(
+            model, best_f=best_f, objective=single, constraints=cons, X_pending=X_pending
+        )
     if name == "qUCB":
-        return qUpperConfidenceBound(model, beta=options.ucb_beta, X_pending=X_pending)
+        if cons:
+            raise ValueError("acquisition: qUCB does not take outcome constraints")
+        return qUpperConfidenceBound(
+            model, beta=options.ucb_beta, objective=single, X_pending=X_pending
+        )
     raise ValueError(f"acquisition: unknown name {name!r}")
+
+
+def _first_output(Y: Tensor, X: Tensor | None = None) -> Tensor:
+    return Y[..., 0]
 
 
 def optimize(
@@ -72,32 +164,60 @@ def optimize(
     options: AcquisitionOptions,
     *,
     device: torch.device,
+    fixed: Mapping[int, float] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Maximize ``acqf`` over the encoded space for a batch of ``q`` points.
 
     Continuous spaces use ``optimize_acqf``; spaces with integer or categorical
     columns use ``optimize_acqf_mixed_alternating`` (continuous steps alternate
-    with local discrete search). Linear constraints are passed through to both.
+    with local discrete search). Linear inequality and equality constraints are
+    passed through to both, which then draw their starting points from the
+    constrained polytope (hit-and-run) and keep every candidate on it (SLSQP).
+
+    Args:
+        fixed: Encoded column -> unit value of the columns held fixed (the context,
+            see :meth:`Space.fixed_columns`), passed as BoTorch's ``fixed_features``;
+            their terms are moved into the right-hand side of the constraints, so the
+            starting points sampled for the free columns satisfy them.
 
     Returns:
         A ``q x d``-dim tensor of candidates and their acquisition value(s).
     """
     d = space.dim
     bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(device=device, dtype=torch.float64)
-    inequalities = [
+    inequalities = _on_device(space.botorch_inequalities(fixed), device)
+    equalities = _on_device(space.botorch_equalities(fixed), device)
+    discrete, categorical = space.discrete_dims, space.cat_dims
+    features = {int(i): float(v) for i, v in (fixed or {}).items()} or None
+    constraints = _Constraints(inequalities, equalities, features)
+    with warnings.catch_warnings():
+        # Restarts that end early are retried by BoTorch itself; the warnings are noise here.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", OptimizationWarning)
+        return _run(acqf, bounds, discrete, categorical, constraints, q, options)
+
+
+@dataclass(frozen=True)
+class _Constraints:
+    """Linear constraints in BoTorch's sparse form, and the fixed features."""
+
+    inequalities: list[tuple[Tensor, Tensor, float]] | None
+    equalities: list[tuple[Tensor, Tensor, float]] | None
+    fixed: dict[int, float] | None
+
+
+def _on_device(
+    constraints: list[tuple[list[int], list[float], float]], device: torch.device
+) -> list[tuple[Tensor, Tensor, float]] | None:
+    """``(indices, coefficients, rhs)`` lists as tensors on ``device``; ``None`` if empty."""
+    return [
         (
             torch.tensor(idx, dtype=torch.long, device=device),
             torch.tensor(coef, dtype=torch.float64, device=device),
             rhs,
         )
-        for idx, coef, rhs in space.botorch_inequalities()
+        for idx, coef, rhs in constraints
     ] or None
-    discrete, categorical = space.discrete_dims, space.cat_dims
-    with warnings.catch_warnings():
-        # Restarts that end early are retried by BoTorch itself; the warnings are noise here.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        warnings.simplefilter("ignore", OptimizationWarning)
-        return _run(acqf, bounds, discrete, categorical, inequalities, q, options)
 
 
 def _run(
@@ -105,7 +225,7 @@ def _run(
     bounds: Tensor,
     discrete: dict[int, list[float]],
     categorical: dict[int, list[float]],
-    inequalities: list[tuple[Tensor, Tensor, float]] | None,
+    constraints: _Constraints,
     q: int,
     options: AcquisitionOptions,
 ) -> tuple[Tensor, Tensor]:
@@ -118,7 +238,9 @@ def _run(
             q=q,
             num_restarts=options.num_restarts,
             raw_samples=options.raw_samples,
-            inequality_constraints=inequalities,
+            fixed_features=constraints.fixed,
+            inequality_constraints=constraints.inequalities,
+            equality_constraints=constraints.equalities,
         )
     else:
         X, value = optimize_acqf(
@@ -127,7 +249,9 @@ def _run(
             q=q,
             num_restarts=options.num_restarts,
             raw_samples=options.raw_samples,
-            inequality_constraints=inequalities,
+            fixed_features=constraints.fixed,
+            inequality_constraints=constraints.inequalities,
+            equality_constraints=constraints.equalities,
         )
     assert value is not None
     return X.detach(), value.detach()

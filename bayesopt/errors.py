@@ -32,6 +32,10 @@ class StorageError(BayesoptError, RuntimeError):
     """The trial store refused an operation (a different experiment under the same name)."""
 
 
+class InvalidImportError(BayesoptError, ValueError):
+    """Imported trials were refused (a missing column, a bad row); nothing was written."""
+
+
 class EvaluationTimeoutError(BayesoptError, TimeoutError):
     """An evaluation ran past the time limit that the experiment sets."""
 

@@ -20,11 +20,27 @@ from typing import Any
 
 import numpy as np
 
+from bayesopt.constraints import OutcomeConstraint, parse_constraint
 from bayesopt.errors import InvalidExperimentError, InvalidOutcomeError, describe
 from bayesopt.space import LinearConstraint, Parameter, Space
+from bayesopt.stopping import StoppingRule
 
-#: Acquisition functions the strategy can use, by name.
-ACQUISITIONS = ("qLogNEI", "qLogEI", "qUCB")
+#: Acquisition functions for one objective, by name.
+SINGLE_ACQUISITIONS = ("qLogNEI", "qLogEI", "qUCB")
+#: Acquisition functions for several objectives: qLogNEHVI (Daulton et al. 2021, with
+#: the log-improvement of Ament et al. 2023) and qLogNParEGO (random Chebyshev scalarizations).
+MULTI_ACQUISITIONS = ("qLogNEHVI", "qLogNParEGO")
+ACQUISITIONS = SINGLE_ACQUISITIONS + MULTI_ACQUISITIONS
+#: Above this many objectives the default is qLogNParEGO: the hypervolume's cost grows
+#: quickly with the number of objectives.
+MAX_EHVI_OBJECTIVES = 3
+
+Constraint = LinearConstraint | OutcomeConstraint | str
+#: One measured outcome: a value, or a ``(mean, sem)`` pair with its standard error.
+Measurement = float | tuple[float, float]
+#: What a trial's evaluation reports: ``{outcome: measurement}``, or one measurement
+#: when the experiment has one objective.
+Observation = Mapping[str, Measurement] | Measurement
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 
@@ -41,10 +57,20 @@ def _surrogate_options(name: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Objective:
-    """An outcome to minimize (the default) or maximize."""
+    """An outcome to minimize (the default) or maximize.
+
+    Args:
+        name: The key of the outcome in what ``evaluate`` returns.
+        minimize: Whether smaller is better.
+        threshold: With several objectives, the worst value still worth having: the
+            objectives' thresholds form the reference point of the hypervolume (a
+            Pareto point counts only where it beats every threshold). ``None`` infers
+            it from the observed front, as BoTorch and Ax do.
+    """
 
     name: str
     minimize: bool = True
+    threshold: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -56,6 +82,13 @@ class Objective:
                 f"objective '{self.name}': minimize={describe(self.minimize)}; "
                 "expected True or False"
             )
+        if self.threshold is not None:
+            if not _is_number(self.threshold) or not math.isfinite(float(self.threshold)):
+                raise InvalidExperimentError(
+                    f"objective '{self.name}': threshold={describe(self.threshold)}; expected "
+                    "a finite number or None"
+                )
+            object.__setattr__(self, "threshold", float(self.threshold))
 
     def sign(self) -> float:
         """+1 when larger is better, -1 when smaller is better (the model maximizes)."""
@@ -128,8 +161,17 @@ class Experiment:
     Args:
         name: Identifies the experiment in the store and in MLflow.
         parameters: The parameters, as ``Float``, ``Int``, ``Choice`` and ``Fixed``.
-        objectives: What is measured and wanted; one objective for now.
-        constraints: Linear constraints over float and integer parameters.
+        objectives: What is measured and wanted. Several objectives are optimized for
+            their Pareto front (``Optimizer.pareto()``).
+        constraints: Constraints as strings or objects: over parameters,
+            ``"x1 + 2*x2 <= 10"``, ``"a + b + c == 1"`` or ``LinearConstraint(...)``;
+            over an outcome that ``evaluate`` returns, ``"purity >= 0.95"`` or
+            ``OutcomeConstraint(...)`` (each constrained outcome gets its own model and
+            only feasible trials can be best).
+        outcome_bounds: The range each outcome can take, where it is known (a purity
+            in ``[0, 1]``); thresholds and constraints outside it are refused, and so
+            are observed values outside it.
+        stopping: Rules that end a run before its budget (see ``bayesopt.stopping``).
         evaluate: Called as ``evaluate(**params)``; returns a dict of outcome values
             (or a number, for one objective). Needed by ``bayesopt run``, not by ask/tell.
         budget: Number of trials to finish (completed or failed).
@@ -140,7 +182,8 @@ class Experiment:
             for ``"numpyro"`` or ``{"warmup_steps": 256}`` for ``"saas"``.
         cv_folds: Folds of the held-out diagnostics computed with every fit (the exact
             GP uses its closed-form leave-one-out instead); 0 turns them off.
-        acquisition: ``"qLogNEI"`` (default), ``"qLogEI"`` or ``"qUCB"``.
+        acquisition: One objective: ``"qLogNEI"`` (default), ``"qLogEI"`` or ``"qUCB"``;
+            several: ``"qLogNEHVI"`` (default up to 3 objectives) or ``"qLogNParEGO"``.
         initial_trials: Size of the Sobol design; ``None`` sizes it from the dimension.
         timeout: Seconds an evaluation may take before its trial fails.
         retries: How often a raising evaluation is retried before its trial fails.
@@ -159,14 +202,16 @@ class Experiment:
     name: str
     parameters: Sequence[Parameter]
     objectives: Sequence[Objective]
-    constraints: Sequence[LinearConstraint] = ()
+    constraints: Sequence[Constraint] = ()
+    outcome_bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    stopping: Sequence[StoppingRule] = ()
     evaluate: Callable[..., Mapping[str, float] | float] | None = None
     budget: int = 30
     batch_size: int = 1
     surrogate: str = "gp"
     surrogate_options: Mapping[str, Any] = field(default_factory=dict)
     cv_folds: int = 5
-    acquisition: str = "qLogNEI"
+    acquisition: str | None = None
     initial_trials: int | None = None
     timeout: float | None = None
     retries: int = 0
@@ -174,16 +219,22 @@ class Experiment:
     storage: str | None = None
     seed: int | None = None
     space: Space = field(init=False, repr=False, compare=False)
+    outcome_constraints: tuple[OutcomeConstraint, ...] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
             raise InvalidExperimentError(
                 f"name: got {describe(self.name)}; expected 1-200 letters, digits, '_', '.' or '-'"
             )
-        object.__setattr__(self, "space", Space(self.parameters, self.constraints))
+        linear, outcome = self._split_constraints()
+        object.__setattr__(self, "space", Space(self.parameters, linear))
         object.__setattr__(self, "parameters", self.space.parameters)
-        object.__setattr__(self, "constraints", self.space.constraints)
+        object.__setattr__(self, "outcome_constraints", outcome)
+        object.__setattr__(self, "constraints", (*self.space.constraints, *outcome))
         self._check_objectives()
+        self._check_outcome_bounds()
         _positive_int("budget", self.budget)
         _positive_int("batch_size", self.batch_size)
         _positive_int("retries", self.retries, minimum=0)
@@ -206,15 +257,129 @@ class Experiment:
         _positive_int("cv_folds", self.cv_folds, minimum=0)
         if self.cv_folds == 1:
             raise InvalidExperimentError("cv_folds: got 1; expected 0 (off) or at least 2")
-        if self.acquisition not in ACQUISITIONS:
-            raise InvalidExperimentError(
-                f"acquisition: got {describe(self.acquisition)}; "
-                f"valid names are {list(ACQUISITIONS)}"
-            )
+        self._check_acquisition()
         if self.seed is not None:
             _positive_int("seed", self.seed, minimum=0)
         if self.evaluate is not None:
             self._check_evaluate(self.evaluate)
+        self._check_stopping()
+
+    def _split_constraints(
+        self,
+    ) -> tuple[tuple[LinearConstraint, ...], tuple[OutcomeConstraint, ...]]:
+        """Parse string constraints; parameter ones go to the space, outcome ones apart."""
+        given = self.constraints
+        if isinstance(given, str | LinearConstraint | OutcomeConstraint):
+            given = (given,)
+        if not isinstance(given, Sequence):
+            raise InvalidExperimentError(
+                f"constraints: got {describe(given)}; expected a list such as "
+                "['x1 + x2 <= 1', 'cost <= 12']"
+            )
+        names = (
+            [getattr(p, "name", None) for p in self.parameters]
+            if isinstance(self.parameters, Sequence)
+            else []
+        )
+        params = [n for n in names if isinstance(n, str)]
+        linear: list[LinearConstraint] = []
+        outcome: list[OutcomeConstraint] = []
+        for c in given:
+            parsed = parse_constraint(c, params) if isinstance(c, str) else c
+            if isinstance(parsed, OutcomeConstraint):
+                if parsed.outcome in params:
+                    raise InvalidExperimentError(
+                        f"constraints: '{parsed}' names the parameter '{parsed.outcome}' as an "
+                        "outcome; write parameter constraints as strings or LinearConstraint"
+                    )
+                outcome.append(parsed)
+            elif isinstance(parsed, LinearConstraint):
+                linear.append(parsed)
+            else:
+                raise InvalidExperimentError(
+                    f"constraints: got {describe(c)}; expected a string such as "
+                    "'x1 + 2*x2 <= 10' or 'purity >= 0.95', a LinearConstraint or an "
+                    "OutcomeConstraint"
+                )
+        return tuple(linear), tuple(outcome)
+
+    def _check_outcome_bounds(self) -> None:
+        bounds = self.outcome_bounds
+        if not isinstance(bounds, Mapping):
+            raise InvalidExperimentError(
+                f"outcome_bounds: got {describe(bounds)}; expected a dict such as "
+                "{'purity': (0.0, 1.0)}"
+            )
+        clean: dict[str, tuple[float, float]] = {}
+        for name, pair in bounds.items():
+            ok = isinstance(pair, Sequence) and len(pair) == 2 and all(map(_is_number, pair))
+            if (
+                not ok
+                or not (float(pair[0]) < float(pair[1]))
+                or not all(math.isfinite(float(v)) for v in pair)
+            ):
+                raise InvalidExperimentError(
+                    f"outcome_bounds: '{name}' = {describe(pair)}; expected (low, high) with "
+                    "finite low < high"
+                )
+            clean[str(name)] = (float(pair[0]), float(pair[1]))
+        object.__setattr__(self, "outcome_bounds", clean)
+        for obj in self.objectives:
+            if obj.name in clean and obj.threshold is not None:
+                low, high = clean[obj.name]
+                if not low <= obj.threshold <= high:
+                    raise InvalidExperimentError(
+                        f"objective '{obj.name}': threshold={obj.threshold:g} cannot be met: "
+                        f"'{obj.name}' lies in [{low:g}, {high:g}] (outcome_bounds)"
+                    )
+        for c in self.outcome_constraints:
+            if c.outcome not in clean:
+                continue
+            low, high = clean[c.outcome]
+            if (c.op == "<=" and c.bound < low) or (c.op == ">=" and c.bound > high):
+                raise InvalidExperimentError(
+                    f"constraints: '{c}' cannot be met: '{c.outcome}' lies in "
+                    f"[{low:g}, {high:g}] (outcome_bounds)"
+                )
+
+    def _check_acquisition(self) -> None:
+        multi = len(self.objectives) > 1
+        if self.acquisition is None:
+            default = "qLogNEI"
+            if multi:
+                many = len(self.objectives) > MAX_EHVI_OBJECTIVES
+                default = "qLogNParEGO" if many else "qLogNEHVI"
+            object.__setattr__(self, "acquisition", default)
+        valid = MULTI_ACQUISITIONS if multi else SINGLE_ACQUISITIONS
+        if self.acquisition not in valid:
+            kind = "several objectives" if multi else "one objective"
+            raise InvalidExperimentError(
+                f"acquisition: got {describe(self.acquisition)}; valid names for {kind} are "
+                f"{list(valid)}"
+            )
+        if self.acquisition == "qUCB" and self.outcome_constraints:
+            raise InvalidExperimentError(
+                "acquisition: 'qUCB' cannot weigh candidates by their probability of meeting "
+                "the outcome constraints; use 'qLogNEI' (the default) or 'qLogEI'"
+            )
+        if self.surrogate == "numpyro" and len(self.modelled_outcomes) > 1:
+            raise InvalidExperimentError(
+                f"surrogate: 'numpyro' models one outcome, and this experiment models "
+                f"{list(self.modelled_outcomes)}; use 'gp' or another surrogate"
+            )
+
+    def _check_stopping(self) -> None:
+        rules = self.stopping
+        if not isinstance(rules, Sequence):
+            rules = (rules,)
+        for rule in rules:
+            if not isinstance(rule, StoppingRule):
+                raise InvalidExperimentError(
+                    f"stopping: got {describe(rule)}; expected rules such as TargetValue(0.1), "
+                    "NoImprovement(trials=10) or LowExpectedImprovement()"
+                )
+            rule.validate(self)
+        object.__setattr__(self, "stopping", tuple(rules))
 
     def _check_surrogate(self) -> None:
         from surrogates import SurrogateError, default_registry
@@ -264,11 +429,6 @@ class Experiment:
         names = [o.name for o in objectives]
         if len(set(names)) != len(names):
             raise InvalidExperimentError(f"objectives: duplicate names in {names}")
-        if len(objectives) > 1:
-            raise InvalidExperimentError(
-                f"objectives: got {len(objectives)} ({names}); this version optimizes one "
-                "objective. Track the others as extra outcomes returned by evaluate"
-            )
         clash = sorted(set(names) & set(self.space.names))
         if clash:
             raise InvalidExperimentError(
@@ -299,11 +459,36 @@ class Experiment:
                     f"{getattr(fn, '__name__', '')}(), which returns the keys {sorted(keys)}; "
                     "rename the objective or return it"
                 )
+            for c in self.outcome_constraints:
+                if c.outcome not in keys:
+                    raise InvalidExperimentError(
+                        f"constraints: '{c}' is on outcome '{c.outcome}', which evaluate "
+                        f"{getattr(fn, '__name__', '')}() does not return (it returns the keys "
+                        f"{sorted(keys)}); constrain a returned outcome or return it"
+                    )
 
     # ------------------------------------------------------------------ helpers
     @property
     def objective(self) -> Objective:
+        """The first objective (the only one of a single-objective experiment)."""
         return self.objectives[0]
+
+    @property
+    def is_multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def modelled_outcomes(self) -> tuple[str, ...]:
+        """Every outcome the strategy models: the objectives, then constrained outcomes."""
+        names = [o.name for o in self.objectives]
+        for c in self.outcome_constraints:
+            if c.outcome not in names:
+                names.append(c.outcome)
+        return tuple(names)
+
+    def is_feasible(self, values: Mapping[str, float]) -> bool:
+        """Whether measured ``values`` satisfy every outcome constraint."""
+        return all(c.holds(values) for c in self.outcome_constraints)
 
     @property
     def n_initial(self) -> int:
@@ -323,6 +508,17 @@ class Experiment:
             "objectives": [{"name": o.name, "minimize": o.minimize} for o in self.objectives],
         }
 
+    def _objective_settings(self) -> dict[str, Any]:
+        if not self.is_multi_objective:
+            return {"objective": self.objective.name, "minimize": self.objective.minimize}
+        return {
+            "objectives": ", ".join(
+                f"{o.name} ({'min' if o.minimize else 'max'}"
+                + (f", threshold {o.threshold:g})" if o.threshold is not None else ")")
+                for o in self.objectives
+            )
+        }
+
     def settings(self) -> dict[str, Any]:
         """The run settings, as logged to MLflow."""
         return {
@@ -340,37 +536,90 @@ class Experiment:
             "retries": self.retries,
             "seed": self.seed,
             "dim": self.space.dim,
-            "objective": self.objective.name,
-            "minimize": self.objective.minimize,
+            **self._objective_settings(),
+            "constraints": "; ".join(str(c) for c in self.constraints) or "none",
+            "stopping": "; ".join(repr(r) for r in self.stopping) or "none",
         }
 
     def check_values(self, raw: object) -> dict[str, float]:
         """Turn what ``evaluate`` returned into ``{outcome: float}``, or refuse it.
 
+        ``(mean, sem)`` pairs are accepted and reduced to their mean; use
+        :meth:`check_observation` to keep the standard errors.
+
         Raises:
             InvalidOutcomeError: wrong type, a missing objective, or a value that is
                 not a finite number.
         """
+        return self.check_observation(raw)[0]
+
+    def check_observation(self, raw: object) -> tuple[dict[str, float], dict[str, float]]:
+        """Split what was measured into values and standard errors, or refuse it.
+
+        Args:
+            raw: ``{outcome: value}`` where a value is a number or a ``(mean, sem)``
+                pair (a measurement with its standard error), or one number when the
+                experiment has one objective.
+
+        Returns:
+            ``(values, sems)``: every outcome's value, and the standard error of
+            those measured with one.
+
+        Raises:
+            InvalidOutcomeError: wrong type, a missing objective or constrained outcome,
+                a value that is not a finite number or lies outside ``outcome_bounds``,
+                or a standard error that is negative or not finite.
+        """
         if _is_number(raw) and len(self.objectives) == 1:
+            raw = {self.objective.name: raw}
+        if isinstance(raw, tuple) and len(self.objectives) == 1:
             raw = {self.objective.name: raw}
         if not isinstance(raw, Mapping):
             raise InvalidOutcomeError(
                 f"values: got {describe(raw)}; expected a dict such as "
-                f"{{'{self.objective.name}': 1.23}}"
+                f"{{'{self.objective.name}': 1.23}} or {{'{self.objective.name}': (1.23, 0.05)}}"
             )
         missing = [o.name for o in self.objectives if o.name not in raw]
         if missing:
             raise InvalidOutcomeError(
                 f"values: missing objective(s) {missing}; got keys {sorted(map(str, raw))}"
             )
-        out: dict[str, float] = {}
+        missing = [c.outcome for c in self.outcome_constraints if c.outcome not in raw]
+        if missing:
+            raise InvalidOutcomeError(
+                f"values: missing constrained outcome(s) {sorted(set(missing))} (constraints "
+                f"{[str(c) for c in self.outcome_constraints]}); got keys {sorted(map(str, raw))}"
+            )
+        values: dict[str, float] = {}
+        sems: dict[str, float] = {}
         for key, value in raw.items():
+            name = str(key)
+            if isinstance(value, tuple | list) and not isinstance(value, str):
+                if len(value) != 2:
+                    raise InvalidOutcomeError(
+                        f"values: '{name}' = {describe(value)} is not a number or a "
+                        "(mean, sem) pair"
+                    )
+                value, sem = value
+                if not _is_number(sem) or not math.isfinite(float(sem)) or float(sem) < 0:
+                    raise InvalidOutcomeError(
+                        f"values: '{name}' has sem {describe(sem)}; the standard error must "
+                        "be a finite number >= 0"
+                    )
+                sems[name] = float(sem)
             if not _is_number(value):
-                raise InvalidOutcomeError(f"values: '{key}' = {describe(value)} is not a number")
+                raise InvalidOutcomeError(f"values: '{name}' = {describe(value)} is not a number")
             number = float(value)
             if not math.isfinite(number):
                 raise InvalidOutcomeError(
-                    f"values: '{key}' = {describe(value)} is not a finite number"
+                    f"values: '{name}' = {describe(value)} is not a finite number"
                 )
-            out[str(key)] = number
-        return out
+            if name in self.outcome_bounds:
+                low, high = self.outcome_bounds[name]
+                if not low <= number <= high:
+                    raise InvalidOutcomeError(
+                        f"values: '{name}' = {number:g} is outside its range [{low:g}, {high:g}] "
+                        "(outcome_bounds)"
+                    )
+            values[name] = number
+        return values, sems

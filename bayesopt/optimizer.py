@@ -26,8 +26,16 @@ import torch
 
 from bayesopt.device import resolve_device
 from bayesopt.errors import TrialStateError
-from bayesopt.experiment import Experiment
+from bayesopt.experiment import Experiment, Observation
+from bayesopt.pareto import (
+    feasible,
+    hypervolume,
+    pareto_mask,
+    reference_point,
+    signed_objectives,
+)
 from bayesopt.prediction import FittedSurrogate, Points
+from bayesopt.stopping import Progress, Stop, first_stop
 from bayesopt.storage import Store, worker_id
 from bayesopt.strategy import History, Strategy
 from bayesopt.trial import Trial, TrialStatus
@@ -76,11 +84,18 @@ class Optimizer:
         return f"Optimizer({self.experiment.name!r}, store={self.store!r}, seed={self.seed})"
 
     # ---------------------------------------------------------------- asking
-    def suggest(self, n: int = 1, *, claim: bool = False) -> list[Trial]:
+    def suggest(
+        self, n: int = 1, *, claim: bool = False, fixed: Mapping[str, Any] | None = None
+    ) -> list[Trial]:
         """Choose ``n`` new points and record them as pending trials.
 
         With ``claim=True`` they are recorded as running in this process instead,
         in the same transaction, so that no other worker can take them.
+
+        With ``fixed`` (the context: parameter -> today's value, such as
+        ``{"temperature": 21.5}``) those parameters keep the given values and only
+        the others are optimized (BoTorch's ``fixed_features``); the model still
+        learns from every trial, whatever its context was.
 
         Pending and running trials are passed to the acquisition function as
         ``X_pending``, so a batch, or suggestions made while others run, spread out.
@@ -91,6 +106,7 @@ class Optimizer:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n: got {n!r}; expected an integer >= 1")
         status = TrialStatus.RUNNING if claim else TrialStatus.PENDING
+        context = self.experiment.space.fixed_columns(fixed) if fixed else None
         exp_id = self._record.id
         # Optimistic concurrency: decide on a snapshot without holding a lock, then
         # record only if no other worker added trials meanwhile; else decide again
@@ -101,11 +117,11 @@ class Optimizer:
             last = attempt == SUGGEST_ATTEMPTS - 1
             if not last:
                 snapshot = self.store.trials(exp_id)
-                candidates = self.strategy.generate(self._history(snapshot), n)
+                candidates = self.strategy.generate(self._history(snapshot), n, fixed=context)
             with self.store.locked(exp_id) as conn:
                 if last:
                     snapshot = self.store.trials(exp_id, conn=conn)
-                    candidates = self.strategy.generate(self._history(snapshot), n)
+                    candidates = self.strategy.generate(self._history(snapshot), n, fixed=context)
                 elif self.store.count(exp_id, conn=conn) != len(snapshot):
                     continue
                 rows = [
@@ -125,16 +141,26 @@ class Optimizer:
 
     def _history(self, trials: list[Trial]) -> History:
         space = self.experiment.space
-        obj = self.experiment.objective.name
-        done = [t for t in trials if t.status == TrialStatus.COMPLETED and t.values]
+        names = self.experiment.modelled_outcomes
+        done = [
+            t
+            for t in trials
+            if t.status == TrialStatus.COMPLETED and t.values and all(k in t.values for k in names)
+        ]
         active = [t for t in trials if t.status in _ACTIVE]
-        d = space.dim
+        d, k = space.dim, len(names)
+        Y = np.array([[t.values[m] for m in names] for t in done if t.values], dtype=np.float64)
+        sems = np.array(
+            [[(t.sems or {}).get(m, np.nan) for m in names] for t in done], dtype=np.float64
+        ).reshape(-1, k)
+        Y = Y.reshape(-1, k)
         return History(
             X=np.array([space.encode(t.params) for t in done]).reshape(-1, d),
-            Y=np.array([t.values[obj] for t in done if t.values], dtype=np.float64),
+            Y=Y[:, 0] if k == 1 else Y,
             X_pending=np.array([space.encode(t.params) for t in active]).reshape(-1, d),
             n_trials=sum(t.status != TrialStatus.ABANDONED for t in trials),
             n_sobol=sum(t.generator == "sobol" for t in trials),
+            Yvar=sems**2 if not np.isnan(sems).all() else None,
         )
 
     # --------------------------------------------------------------- telling
@@ -155,13 +181,16 @@ class Optimizer:
             worker=worker_id(),
         )
 
-    def observe(self, trial: TrialRef, values: Mapping[str, float] | float) -> Trial:
+    def observe(self, trial: TrialRef, values: Observation) -> Trial:
         """Record the outcome of a pending or running trial; it becomes completed.
 
         Args:
             trial: The trial or its id.
-            values: ``{outcome: value}`` with every objective, or a number when the
-                experiment has one objective. Extra outcomes are kept too.
+            values: ``{outcome: value}`` with every objective and constrained outcome,
+                or a number when the experiment has one objective. A value may be a
+                ``(mean, sem)`` pair: a measurement with its standard error, which the
+                model then takes as the known noise of that observation. Extra outcomes
+                are kept too.
 
         Raises:
             InvalidOutcomeError: a value is missing or not finite (the trial is left
@@ -169,13 +198,14 @@ class Optimizer:
             TrialStateError: the trial is unknown or already finished.
         """
         number = self._id(trial)
-        checked = self.experiment.check_values(values)
+        checked, sems = self.experiment.check_observation(values)
         done = self.store.transition(
             self._record.id,
             number,
             allowed=_ACTIVE,
             status=TrialStatus.COMPLETED,
             values=checked,
+            sems=sems or None,
         )
         logger.info("trial %d completed: %s", number, checked)
         return done
@@ -207,7 +237,7 @@ class Optimizer:
     def attach(
         self,
         params: Mapping[str, Any],
-        values: Mapping[str, float] | float | None = None,
+        values: Observation | None = None,
         *,
         generator: str = "manual",
     ) -> Trial:
@@ -222,10 +252,49 @@ class Optimizer:
         row: dict[str, Any] = {"params": point, "generator": generator}
         status = TrialStatus.PENDING
         if values is not None:
-            row["values"] = self.experiment.check_values(values)
+            row["values"], sems = self.experiment.check_observation(values)
+            row["sems"] = sems or None
             status = TrialStatus.COMPLETED
         (trial,) = self.store.add_trials(self._record.id, [row], status=status)
         return trial
+
+    def import_trials(
+        self,
+        source: pd.DataFrame | str | os.PathLike[str],
+        *,
+        extras: list[str] | tuple[str, ...] = (),
+    ) -> list[Trial]:
+        """Add completed trials from earlier work or another tool, all or none.
+
+        Every tunable parameter and every modelled outcome must be a column; fixed
+        parameters may be left out, ``<outcome>_sem`` columns give standard errors,
+        and the bookkeeping columns of :meth:`trials` are ignored (with a ``status``
+        column, only completed rows are imported). Every row is checked against the
+        space and the outcomes, and a row that repeats a point (of the table, or of a
+        trial already completed here) is refused, so the same file cannot be imported
+        twice. The trials are recorded with generator ``"import"`` and count toward
+        the initial design: the next :meth:`suggest` learns from them. See
+        :mod:`bayesopt.importing` for every rule.
+
+        For example, ``opt.import_trials("earlier.csv")`` with a file whose header is
+        ``x1,x2,y,y_sem`` adds one completed trial per line; ``opt.trials()`` of another
+        store of the same experiment, written with ``to_csv``, imports the same way.
+
+        Args:
+            source: A pandas DataFrame, or the path of a CSV file.
+            extras: Further columns to keep as extra outcomes (outcomes that
+                ``evaluate`` returns or that the store holds are kept without this).
+
+        Returns:
+            The created trials, in the order of the rows.
+
+        Raises:
+            InvalidImportError: a column is missing or unknown, or a row does not fit;
+                the message names the row and the column, and nothing was written.
+        """
+        from bayesopt.importing import import_trials
+
+        return import_trials(self, source, extras=extras)
 
     def heartbeat(self, trials: list[Trial]) -> int:
         """Tell the store that this process is still evaluating ``trials``."""
@@ -350,26 +419,129 @@ class Optimizer:
         return len(self.all_trials(TrialStatus.COMPLETED, TrialStatus.FAILED))
 
     def best(self) -> Trial:
-        """The completed trial with the best objective value (the first one on ties).
+        """The feasible completed trial with the best objective value (the first one on ties).
 
         Raises:
-            TrialStateError: no trial is completed yet.
+            TrialStateError: the experiment has several objectives (use :meth:`pareto`),
+                no trial is completed yet, or none satisfies the outcome constraints.
         """
-        obj = self.experiment.objective
-        done = [t for t in self.all_trials(TrialStatus.COMPLETED) if t.values]
-        if not done:
+        exp = self.experiment
+        if exp.is_multi_objective:
             raise TrialStateError(
-                f"best: experiment '{self.experiment.name}' has no completed trial yet"
+                f"best: experiment '{exp.name}' has {len(exp.objectives)} objectives "
+                f"({[o.name for o in exp.objectives]}), so no single trial is best; use "
+                "pareto() for the trials that no other trial beats on every objective"
             )
+        obj = exp.objective
+        done = self._feasible_completed("best")
         return max(done, key=lambda t: (obj.sign() * t.values[obj.name], -t.id))  # type: ignore[index]
 
+    def pareto(self) -> list[Trial]:
+        """The feasible completed trials that no other feasible trial dominates, in id order.
+
+        A trial dominates another when it is at least as good on every objective and
+        better on one. With one objective this is the best trial (ties included).
+
+        Raises:
+            TrialStateError: no trial is completed yet, or none satisfies the outcome
+                constraints.
+        """
+        done = self._feasible_completed("pareto")
+        mask = pareto_mask(signed_objectives(self.experiment, done))
+        return [t for t, keep in zip(done, mask.tolist(), strict=True) if keep]
+
+    def _feasible_completed(self, what: str) -> list[Trial]:
+        exp = self.experiment
+        done = [t for t in self.all_trials(TrialStatus.COMPLETED) if t.values]
+        if not done:
+            raise TrialStateError(f"{what}: experiment '{exp.name}' has no completed trial yet")
+        ok = feasible(exp, done)
+        if not ok:
+            worst = {
+                str(c): sum(not c.holds(t.values) for t in done if t.values)
+                for c in exp.outcome_constraints
+            }
+            raise TrialStateError(
+                f"{what}: none of the {len(done)} completed trials of '{exp.name}' is feasible "
+                f"yet; trials violating each outcome constraint: {worst}"
+            )
+        return ok
+
+    def hypervolume(self) -> float:
+        """Hypervolume of the feasible Pareto front (several objectives), with the
+        reference point of :func:`bayesopt.pareto.reference_point`; 0 with no feasible trial."""
+        exp = self.experiment
+        done = feasible(exp, [t for t in self.all_trials(TrialStatus.COMPLETED) if t.values])
+        Y = signed_objectives(exp, done)
+        return hypervolume(Y, reference_point(exp, Y))
+
+    # -------------------------------------------------------------- stopping
+    def progress(self) -> Progress:
+        """The run's progress as the stopping rules read it (see :mod:`bayesopt.stopping`)."""
+        exp = self.experiment
+        trials = self.all_trials()
+        done = sorted(
+            (t for t in trials if t.status == TrialStatus.COMPLETED and t.values),
+            key=lambda t: (t.finished_at or t.created_at or 0, t.id),
+        )
+        ok = [exp.is_feasible(t.values) for t in done if t.values]
+        best: list[float | None] = []
+        if exp.is_multi_objective:
+            Y = signed_objectives(exp, done)
+            ref = reference_point(exp, Y[torch.tensor(ok, dtype=torch.bool)] if ok else Y)
+            for i in range(len(done)):
+                keep = torch.tensor(ok[: i + 1], dtype=torch.bool)
+                best.append(hypervolume(Y[: i + 1][keep], ref))
+        else:
+            obj = exp.objective
+            current: float | None = None
+            for t, good in zip(done, ok, strict=True):
+                v = float(t.values[obj.name])  # type: ignore[index]
+                if good and (current is None or obj.sign() * v > obj.sign() * current):
+                    current = v
+                best.append(current)
+        ei_rel = [
+            float(t.metadata["ei_rel"])
+            for t in trials
+            if isinstance(t.metadata.get("ei_rel"), int | float)
+        ]
+        return Progress(
+            best=best,
+            ei_rel=ei_rel,
+            minimize=not exp.is_multi_objective and exp.objective.minimize,
+            multi_objective=exp.is_multi_objective,
+            last_trial=done[-1].id if done else None,
+            n_finished=sum(t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED) for t in trials),
+        )
+
+    def should_stop(self) -> Stop | None:
+        """Apply the experiment's stopping rules to the store; the first that fires is
+        recorded in the store with its reason and returned. ``None``: go on."""
+        rules = self.experiment.stopping
+        if not rules:
+            return None
+        stop = first_stop(rules, self.progress())
+        if stop is not None:
+            self.store.record_stop(self._record.id, stop.as_dict())
+            logger.info("stopping rule '%s' fired: %s", stop.rule, stop.reason)
+        return stop
+
+    def stop_record(self) -> dict[str, Any] | None:
+        """Why the experiment's run last stopped early (a :class:`Stop` as a dict), or ``None``."""
+        return self.store.stop_record(self._record.id)
+
     def trials(self) -> pd.DataFrame:
-        """One row per trial: id, status, each parameter, each outcome, and how it was made."""
+        """One row per trial: id, status, each parameter, each outcome (with ``<outcome>_sem``
+        where a standard error was measured), ``feasible`` when there are outcome
+        constraints, and how the trial was made."""
         rows = []
         for t in self.all_trials():
             row: dict[str, Any] = {"id": t.id, "status": t.status.value}
             row.update(t.params)
             row.update(t.values or {})
+            row.update({f"{k}_sem": v for k, v in (t.sems or {}).items()})
+            if self.experiment.outcome_constraints:
+                row["feasible"] = self.experiment.is_feasible(t.values) if t.values else None
             row.update(
                 generator=t.generator,
                 failure_reason=t.failure_reason,
@@ -381,7 +553,7 @@ class Optimizer:
             "id",
             "status",
             *self.experiment.space.names,
-            *[o.name for o in self.experiment.objectives],
+            *self.experiment.modelled_outcomes,
         ]
         df = pd.DataFrame(rows)
         for col in columns:

@@ -292,13 +292,19 @@ Tunable = Float | Int | Choice
 class LinearConstraint:
     """``sum(coefficients[name] * params[name]) <op> bound`` over float and integer parameters.
 
+    ``op`` is ``"<="``, ``">="`` or ``"=="``. An equality (a mixture such as
+    ``a + b + c == 1``) may name only :class:`Float` parameters on a linear scale:
+    rounding an integer would break it.
+
     Example:
         >>> LinearConstraint({"x1": 1.0, "x2": 1.0}, "<=", 10.0)
         LinearConstraint(coefficients={'x1': 1.0, 'x2': 1.0}, op='<=', bound=10.0)
+        >>> LinearConstraint({"a": 1, "b": 1}, "==", 1).holds({"a": 0.25, "b": 0.75 + 1e-9})
+        True
     """
 
     coefficients: Mapping[str, float]
-    op: Literal["<=", ">="]
+    op: Literal["<=", ">=", "=="]
     bound: float
 
     def __post_init__(self) -> None:
@@ -307,19 +313,29 @@ class LinearConstraint:
                 f"constraint coefficients: got {describe(self.coefficients)}; expected a non-empty "
                 "dict of parameter name to coefficient"
             )
-        if self.op not in ("<=", ">="):
-            raise InvalidSpaceError(f"constraint op: got {describe(self.op)}; valid: '<=' or '>='")
+        if self.op not in ("<=", ">=", "=="):
+            raise InvalidSpaceError(
+                f"constraint op: got {describe(self.op)}; valid: '<=', '>=' or '=='"
+            )
         coefs = {k: _check_number(k, "coefficient", v) for k, v in self.coefficients.items()}
         object.__setattr__(self, "coefficients", coefs)
         object.__setattr__(self, "bound", _check_number("constraint", "bound", self.bound))
 
     @property
     def tolerance(self) -> float:
-        """Slack allowed for rounding: ``1e-9 * max(1, |bound|)``."""
-        return 1e-9 * max(1.0, abs(self.bound))
+        """Slack allowed for round-off, in the constraint's own units.
+
+        ``1e-9 * max(1, |bound|)`` for an inequality (points on its boundary are
+        computed exactly enough); ``1e-6 * max(1, |bound|)`` for an equality, which
+        the acquisition optimizer (SLSQP) and the decoding meet only to their round-off.
+        """
+        scale = 1e-6 if self.op == "==" else 1e-9
+        return scale * max(1.0, abs(self.bound))
 
     def holds(self, params: Mapping[str, Any]) -> bool:
         lhs = sum(c * float(params[k]) for k, c in self.coefficients.items())
+        if self.op == "==":
+            return abs(lhs - self.bound) <= self.tolerance
         if self.op == "<=":
             return lhs <= self.bound + self.tolerance
         return lhs >= self.bound - self.tolerance
@@ -474,10 +490,19 @@ class Space:
         return np.stack([self.encode(self.decode(r)) for r in rows]) if len(rows) else rows
 
     # --------------------------------------------------------------- constraints
-    def _constraint_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Constraints as ``A u <= b`` over the encoded columns."""
+    def _constraint_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Constraints over the encoded columns: ``A_ub u <= b_ub`` and ``A_eq u = b_eq``.
+
+        A row ``a u - b`` equals ``lhs - bound`` in the parameters' own units (negated
+        for ``>=``), so a constraint's own tolerance applies to it unchanged.
+
+        Returns:
+            ``(A_ub, b_ub, A_eq, b_eq)``: a ``m x d`` and a ``m``-dim array for the ``m``
+            inequalities, a ``k x d`` and a ``k``-dim array for the ``k`` equalities,
+            each in the order of ``self.constraints``.
+        """
         index = {p.name: i for i, p in enumerate(self.tunable)}
-        rows, rhs = [], []
+        ub_rows, ub_rhs, eq_rows, eq_rhs = [], [], [], []
         for c in self.constraints:
             a = np.zeros(self.dim)
             b = c.bound
@@ -489,10 +514,35 @@ class Space:
                 assert isinstance(p, Float | Int)
                 a[index[name]] = coef * (p.high - p.low)
                 b -= coef * p.low
-            sign = 1.0 if c.op == "<=" else -1.0
-            rows.append(sign * a)
-            rhs.append(sign * b)
-        return np.array(rows).reshape(-1, self.dim), np.array(rhs)
+            if c.op == "==":
+                eq_rows.append(a)
+                eq_rhs.append(b)
+            else:
+                sign = 1.0 if c.op == "<=" else -1.0
+                ub_rows.append(sign * a)
+                ub_rhs.append(sign * b)
+        return (
+            np.array(ub_rows).reshape(-1, self.dim),
+            np.array(ub_rhs, dtype=np.float64),
+            np.array(eq_rows).reshape(-1, self.dim),
+            np.array(eq_rhs, dtype=np.float64),
+        )
+
+    def _solve_lp(
+        self, objective: np.ndarray, bounds: Sequence[tuple[float, float]]
+    ) -> float | None:
+        """Minimum of ``objective @ u`` over the constrained space within ``bounds``
+        (a ``d``-dim array and ``d`` column bounds), or ``None`` when nothing is feasible."""
+        a_ub, b_ub, a_eq, b_eq = self._constraint_rows()
+        res = linprog(
+            objective,
+            A_ub=a_ub if len(a_ub) else None,
+            b_ub=b_ub if len(b_ub) else None,
+            A_eq=a_eq if len(a_eq) else None,
+            b_eq=b_eq if len(b_eq) else None,
+            bounds=list(bounds),
+        )
+        return float(res.fun) if res.status == 0 else None
 
     def _check_constraints(self) -> None:
         if not self.constraints:
@@ -519,31 +569,169 @@ class Space:
                         f"constraint {c}: parameter '{name}' is on a log scale, where a linear "
                         "constraint is not linear; use log=False for it"
                     )
-        a, b = self._constraint_rows()
-        res = linprog(np.zeros(self.dim), A_ub=a, b_ub=b, bounds=[(0.0, 1.0)] * self.dim)
-        if res.status != 0:
+                if c.op == "==" and isinstance(p, Int):
+                    raise InvalidSpaceError(
+                        f"constraint {c}: parameter '{name}' is an Int, and rounding an integer "
+                        "breaks an equality; an equality constraint applies to Float "
+                        "parameters only (use Float for it)"
+                    )
+        if self._solve_lp(np.zeros(self.dim), [(0.0, 1.0)] * self.dim) is None:
             raise InvalidSpaceError(
                 "constraints: no point of the space satisfies all of "
                 f"{[str(c) for c in self.constraints]} within the parameter bounds; "
                 "loosen a bound or a constraint"
             )
 
-    def botorch_inequalities(self) -> list[tuple[list[int], list[float], float]]:
-        """Constraints in BoTorch's form ``sum(coef * u[idx]) >= rhs`` over the encoded columns."""
-        a, b = self._constraint_rows()
-        out = []
-        for row, rhs in zip(a, b, strict=True):
-            idx = [i for i in range(self.dim) if row[i] != 0.0]
-            out.append((idx, [-float(row[i]) for i in idx], -float(rhs)))
-        return out
+    def botorch_inequalities(
+        self, fixed: Mapping[int, float] | None = None
+    ) -> list[tuple[list[int], list[float], float]]:
+        """Inequalities in BoTorch's form ``sum(coef * u[idx]) >= rhs`` over the encoded columns.
+
+        Args:
+            fixed: Encoded column -> unit value of columns held fixed (see
+                :meth:`fixed_columns`): their terms move into ``rhs``, and a constraint
+                left with no free column is dropped.
+        """
+        a, b, _, _ = self._constraint_rows()
+        return _sparse(-a, -b, fixed)
+
+    def botorch_equalities(
+        self, fixed: Mapping[int, float] | None = None
+    ) -> list[tuple[list[int], list[float], float]]:
+        """Equalities in BoTorch's form ``sum(coef * u[idx]) == rhs`` over the encoded columns.
+
+        Example:
+            >>> space = Space([Float("a", 0, 1), Float("b", 0, 2)], [LinearConstraint(
+            ...     {"a": 1.0, "b": 1.0}, "==", 1.0)])
+            >>> space.botorch_equalities()
+            [([0, 1], [1.0, 2.0], 1.0)]
+
+        Args:
+            fixed: As in :meth:`botorch_inequalities`.
+        """
+        _, _, a, b = self._constraint_rows()
+        return _sparse(a, b, fixed)
 
     def is_feasible(self, u: np.ndarray) -> np.ndarray:
         """Which rows of a ``n x d`` encoded batch satisfy every constraint (a ``n`` bool array)."""
         rows = np.atleast_2d(u)
         if not self.constraints:
             return np.ones(len(rows), dtype=bool)
-        a, b = self._constraint_rows()
-        # ``a u - b`` equals ``lhs - bound`` in the parameters' own units (up to the
-        # sign of '>='), so the slack is the constraint's own, as in ``holds``.
-        tol = np.array([c.tolerance for c in self.constraints])
-        return np.all(rows @ a.T <= b + tol, axis=1)
+        a_ub, b_ub, a_eq, b_eq = self._constraint_rows()
+        # The slack is in the constraint's own units, so the tolerance is the one of ``holds``.
+        tol_ub = np.array([c.tolerance for c in self.constraints if c.op != "=="])
+        tol_eq = np.array([c.tolerance for c in self.constraints if c.op == "=="])
+        ok = np.all(rows @ a_ub.T <= b_ub + tol_ub, axis=1)
+        return ok & np.all(np.abs(rows @ a_eq.T - b_eq) <= tol_eq, axis=1)
+
+    # ------------------------------------------------------------------ context
+    def fixed_columns(self, fixed: Mapping[str, Any]) -> dict[int, float]:
+        """Check a context (parameters held at given values) and encode it.
+
+        Each name must be a tunable parameter, each value valid for it, and some point
+        of the space must still satisfy every constraint with those values.
+
+        Example:
+            >>> space = Space([Float("temperature", 10.0, 40.0), Float("time", 1.0, 5.0)])
+            >>> space.fixed_columns({"temperature": 25.0})
+            {0: 0.5}
+            >>> space.fixed_columns({"temperature": 99.0})
+            Traceback (most recent call last):
+            ...
+            bayesopt.errors.InvalidSpaceError: fixed: 'temperature' = 99.0 is outside \
+[10.0, 40.0]; give a value in that range
+
+        Args:
+            fixed: Parameter name -> the value it is held at.
+
+        Returns:
+            Encoded column index -> unit value, as BoTorch's ``fixed_features`` take it.
+        """
+        if not isinstance(fixed, Mapping):
+            raise InvalidSpaceError(
+                f"fixed: got {describe(fixed)}; expected a dict of parameter name to value, "
+                "such as {'temperature': 25.0}"
+            )
+        index = {p.name: i for i, p in enumerate(self.tunable)}
+        out: dict[int, float] = {}
+        for name, value in fixed.items():
+            if name not in index:
+                if name in self.names:
+                    p_fixed = self[name]
+                    assert isinstance(p_fixed, Fixed)
+                    raise InvalidSpaceError(
+                        f"fixed: '{name}' is a Fixed parameter, already fixed at "
+                        f"{p_fixed.value!r}; leave it out (tunable parameters: {list(index)})"
+                    )
+                raise InvalidSpaceError(
+                    f"fixed: unknown parameter {describe(name)}; valid names are {list(index)}"
+                )
+            p = self.tunable[index[name]]
+            try:
+                v = p.validate(value)
+            except InvalidSpaceError:
+                raise InvalidSpaceError(_fixed_value_error(p, value)) from None
+            out[index[name]] = p.to_unit(v)
+        if len(out) == self.dim:
+            raise InvalidSpaceError(
+                f"fixed: every tunable parameter is given ({list(index)}), so nothing is left "
+                "to choose; leave at least one out, or evaluate that point and attach it"
+            )
+        if self.constraints:
+            bounds = [(out[i], out[i]) if i in out else (0.0, 1.0) for i in range(self.dim)]
+            if self._solve_lp(np.zeros(self.dim), bounds) is None:
+                given = ", ".join(
+                    f"'{self.tunable[i].name}' = {fixed[self.tunable[i].name]!r}" for i in out
+                )
+                raise InvalidSpaceError(
+                    f"fixed: {given} leaves no point that satisfies all of "
+                    f"{[str(c) for c in self.constraints]}; {self._valid_context(out)}"
+                )
+        return out
+
+    def _valid_context(self, out: Mapping[int, float]) -> str:
+        """What would be valid, for the message when a context leaves nothing feasible."""
+        if len(out) == 1:
+            (i,) = out
+            p = self.tunable[i]
+            if isinstance(p, Float | Int):
+                free = [(0.0, 1.0)] * self.dim
+                e = np.zeros(self.dim)
+                e[i] = 1.0
+                lo, hi = self._solve_lp(e, free), self._solve_lp(-e, free)
+                if lo is not None and hi is not None:
+                    low, high = p.low + lo * (p.high - p.low), p.low - hi * (p.high - p.low)
+                    return f"valid: '{p.name}' in [{low:g}, {high:g}] under these constraints"
+        return "valid: values for which the other parameters can still satisfy them"
+
+
+def _fixed_value_error(p: Tunable, value: Any) -> str:
+    """Why ``value`` cannot hold parameter ``p`` fixed, and what would be valid."""
+    head = f"fixed: '{p.name}' = {describe(value)}"
+    if isinstance(p, Choice):
+        return f"{head} is not one of its values {list(p.values)}"
+    kind = "an integer" if isinstance(p, Int) else "a number"
+    number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool
+    )
+    if not number:
+        return f"{head} is not a number; valid: {kind} in [{p.low}, {p.high}]"
+    if isinstance(p, Int) and float(value) != round(float(value)):
+        return f"{head} is not an integer; valid: an integer in [{p.low}, {p.high}]"
+    return f"{head} is outside [{p.low}, {p.high}]; give a value in that range"
+
+
+def _sparse(
+    a: np.ndarray, b: np.ndarray, fixed: Mapping[int, float] | None
+) -> list[tuple[list[int], list[float], float]]:
+    """Rows ``a u (op) b`` (a ``m x d`` and a ``m``-dim array) as BoTorch's sparse
+    ``(indices, coefficients, rhs)``, with the ``fixed`` columns moved into ``rhs``;
+    rows with no free column left are dropped."""
+    fixed = fixed or {}
+    out = []
+    for row, rhs in zip(a, b, strict=True):
+        idx = [i for i in range(len(row)) if row[i] != 0.0 and i not in fixed]
+        if idx:
+            moved = sum(float(row[i]) * v for i, v in fixed.items())
+            out.append((idx, [float(row[i]) for i in idx], float(rhs) - moved))
+    return out

@@ -8,6 +8,7 @@ can never both complete, or both claim, the same trial.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -38,7 +39,9 @@ experiments_table = sa.Table(
     sa.Column("definition", sa.JSON, nullable=False),
     sa.Column("seed", sa.Integer, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("stop", sa.JSON, nullable=True),
 )
+
 
 trials_table = sa.Table(
     "bayesopt_trials",
@@ -49,6 +52,7 @@ trials_table = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("values", sa.JSON, nullable=True),
+    sa.Column("sems", sa.JSON, nullable=True),
     sa.Column("generator", sa.String(100), nullable=False),
     sa.Column("meta", sa.JSON, nullable=False),
     sa.Column("failure_reason", sa.Text, nullable=True),
@@ -59,6 +63,12 @@ trials_table = sa.Table(
     sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
     sa.UniqueConstraint("experiment_id", "number", name="uq_trial_number"),
 )
+
+#: Columns added after the first release: a store made before them gets them on open.
+_ADDED_COLUMNS = {
+    "bayesopt_trials": [trials_table.c.sems],
+    "bayesopt_experiments": [experiments_table.c.stop],
+}
 
 
 def mask_url(url: str | URL) -> str:
@@ -109,6 +119,7 @@ class Store:
         self.url = url
         self.engine = self._create_engine(url)
         _metadata.create_all(self.engine)
+        self._add_missing_columns()
 
     def __repr__(self) -> str:
         return f"Store({mask_url(self.url)!r})"
@@ -162,6 +173,38 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a store made by an earlier version up to date (nullable columns only,
+        so every row already recorded stays as it was)."""
+        inspector = sa.inspect(self.engine)
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {c["name"] for c in inspector.get_columns(table)}
+            for column in columns:
+                if column.name in have:
+                    continue
+                kind = column.type.compile(dialect=self.engine.dialect)
+                # A concurrent process may have added it meanwhile.
+                with contextlib.suppress(sa.exc.DBAPIError), self.engine.begin() as conn:
+                    conn.exec_driver_sql(f'ALTER TABLE {table} ADD COLUMN "{column.name}" {kind}')
+
+    # ------------------------------------------------------------------- stopping
+    def record_stop(self, experiment_id: int, stop: dict[str, Any]) -> None:
+        """Store why the experiment's run stopped (the latest stop replaces an earlier one)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                experiments_table.update()
+                .where(experiments_table.c.id == experiment_id)
+                .values(stop=_jsonable(stop))
+            )
+
+    def stop_record(self, experiment_id: int) -> dict[str, Any] | None:
+        """Why the experiment's run last stopped early, or ``None``."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(experiments_table.c.stop).where(experiments_table.c.id == experiment_id)
+            ).scalar()
+        return dict(value) if value else None
 
     # --------------------------------------------------------------- experiments
     def experiment(self, name: str, definition: dict[str, Any], seed: int) -> ExperimentRecord:
@@ -228,7 +271,7 @@ class Store:
         conn: sa.Connection | None = None,
     ) -> list[Trial]:
         """Insert trials (each a dict of ``params``, ``generator``, ``metadata`` and
-        optionally ``values``) with consecutive numbers, in one transaction.
+        optionally ``values`` and ``sems``) with consecutive numbers, in one transaction.
 
         Args:
             conn: A transaction from :meth:`locked` to join; else one is opened.
@@ -250,6 +293,7 @@ class Store:
                 "status": status.value,
                 "params": _jsonable(row["params"]),
                 "values": _jsonable(row.get("values")),
+                "sems": _jsonable(row.get("sems")),
                 "generator": row.get("generator", "manual"),
                 "meta": _jsonable(row.get("metadata", {})),
                 "failure_reason": row.get("failure_reason"),
@@ -273,6 +317,7 @@ class Store:
         allowed: Iterable[TrialStatus],
         status: TrialStatus,
         values: dict[str, float] | None = None,
+        sems: dict[str, float] | None = None,
         failure_reason: str | None = None,
         worker: str | None = None,
         metadata: dict[str, Any] | None = None,
@@ -294,6 +339,8 @@ class Store:
             changes["finished_at"] = now
         if values is not None:
             changes["values"] = _jsonable(values)
+        if sems:
+            changes["sems"] = _jsonable(sems)
         if failure_reason is not None:
             changes["failure_reason"] = failure_reason
         with self.engine.begin() as conn:
@@ -399,6 +446,7 @@ class Store:
             params=dict(row["params"]),
             status=TrialStatus(row["status"]),
             values=None if row["values"] is None else dict(row["values"]),
+            sems=dict(row["sems"]) if row.get("sems") else None,
             generator=row["generator"],
             metadata=dict(row["meta"] or {}),
             failure_reason=row["failure_reason"],

@@ -7,26 +7,42 @@ is shown, so a resumed run makes the same decisions as an uninterrupted one.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from botorch.utils.sampling import get_polytope_samples
+from botorch.models.model import ModelList
+from botorch.utils.sampling import HitAndRunPolytopeSampler, sparse_to_dense_constraints
 from torch.quasirandom import SobolEngine
 
-from bayesopt.acquisition import AcquisitionOptions, build_acquisition, optimize
+from bayesopt.acquisition import (
+    AcquisitionOptions,
+    build_acquisition,
+    optimize,
+    outcome_constraint,
+)
 from bayesopt.device import DTYPE
 from bayesopt.errors import InvalidSpaceError
-from bayesopt.experiment import Experiment
+from bayesopt.experiment import Experiment, Objective
+from bayesopt.pareto import hypervolume, reference_point
 from bayesopt.prediction import FittedSurrogate
 from surrogates import FitSpec, SurrogateFallbackWarning, SurrogateRegistry, default_registry
 from surrogates.base import fit_info
 from surrogates.validation import cross_validate, exact_gp_loo, held_out_of
 
 logger = logging.getLogger("bayesopt")
+
+#: The polytope stream of the design: burn-in steps of its hit-and-run chain, steps
+#: between kept points, points per block, and blocks drawn at most before giving up.
+_POLYTOPE_BURNIN = 2_000
+_POLYTOPE_THINNING = 32
+_POLYTOPE_BLOCK = 32
+_POLYTOPE_MAX_BLOCKS = 256
 
 
 @dataclass(frozen=True)
@@ -35,10 +51,13 @@ class History:
 
     Attributes:
         X: A ``n x d`` array of encoded points of completed trials.
-        Y: A ``n`` array of their objective values, as measured.
+        Y: A ``n x k`` array of their modelled outcomes as measured, one column per
+            name of ``experiment.modelled_outcomes`` (a ``n`` array for one outcome).
         X_pending: A ``p x d`` array of encoded points still being evaluated.
         n_trials: Trials created so far, abandoned ones excluded.
         n_sobol: Sobol points drawn so far (positions used in the sequence).
+        Yvar: Known noise variances of ``Y`` (the squared standard errors given with
+            the measurements), the same shape, NaN where none was given; or ``None``.
     """
 
     X: np.ndarray
@@ -46,6 +65,19 @@ class History:
     X_pending: np.ndarray
     n_trials: int
     n_sobol: int
+    Yvar: np.ndarray | None = None
+
+    def outcomes(self) -> np.ndarray:
+        """``Y`` as a ``n x k`` array."""
+        return self.Y.reshape(len(self.Y), -1)
+
+    def known_noise(self, k: int) -> np.ndarray | None:
+        """The ``n`` known noise variances of outcome column ``k`` when every trial has
+        one, else ``None`` (the model then infers the noise)."""
+        if self.Yvar is None:
+            return None
+        col = self.Yvar.reshape(len(self.Y), -1)[:, k]
+        return col if len(col) and not np.isnan(col).any() else None
 
 
 @dataclass(frozen=True)
@@ -77,61 +109,141 @@ class Strategy:
     last_fit: FittedSurrogate | None = field(default=None, init=False, repr=False)
 
     # ------------------------------------------------------------------ Sobol
-    def sobol(self, start: int, n: int) -> np.ndarray:
-        """Points ``start .. start+n-1`` of the scrambled, seeded, feasible Sobol sequence."""
+    def sobol(self, start: int, n: int, *, fixed: Mapping[int, float] | None = None) -> np.ndarray:
+        """Points ``start .. start+n-1`` of the seeded, feasible design sequence.
+
+        - Without constraints: the scrambled, seeded Sobol sequence.
+        - With inequalities only: the Sobol points (of the first ``2**12``) that are
+          feasible once rounded onto the grid, then, where the region is too thin for
+          that, the polytope stream below.
+        - With an equality (a mixture such as ``a + b + c == 1``), which Sobol points
+          meet with probability zero: the polytope stream from the start, a seeded
+          hit-and-run chain on the constrained polytope (BoTorch's
+          ``HitAndRunPolytopeSampler``, the sampler behind ``get_polytope_samples``),
+          with no rejection except of points that rounding makes infeasible.
+
+        The sequence is prefix-stable: ``sobol(start, n)`` equals
+        ``sobol(0, start + n)[start:]``, so a resumed run continues it where it stopped.
+
+        Args:
+            start: Position of the first point in the sequence.
+            n: Number of points.
+            fixed: Encoded column -> unit value (see ``Space.fixed_columns``): every point
+                takes those values there, and the other columns are drawn as above under
+                the constraints with the fixed values substituted.
+
+        Returns:
+            A ``n x d`` array of encoded points.
+        """
         space = self.experiment.space
+        fixed = dict(fixed or {})
+        if space.botorch_equalities(fixed):
+            return self._polytope_points(start + n, fixed)[start:]
         engine = SobolEngine(space.dim, scramble=True, seed=self.seed)
         if not space.constraints:
-            pts = engine.draw(start + n, dtype=DTYPE).numpy()
-            return pts[start:]
+            return self._with_fixed(engine.draw(start + n, dtype=DTYPE).numpy(), fixed)[start:]
         # Rejection: keep the Sobol points that are feasible once rounded onto the grid.
-        drawn = space.snap(engine.draw(2**12, dtype=DTYPE).numpy())
+        drawn = self._with_fixed(engine.draw(2**12, dtype=DTYPE).numpy(), fixed)
+        drawn = self._with_fixed(space.snap(drawn), fixed)
         feasible = drawn[space.is_feasible(drawn)]
         if len(feasible) >= start + n:
             return feasible[start : start + n]
-        # Feasible region too thin for rejection: sample the polytope directly.
-        ineq = [
-            (torch.tensor(i), torch.tensor(c, dtype=DTYPE), r)
-            for i, c, r in space.botorch_inequalities()
+        # Feasible region too thin for rejection: continue with the polytope stream.
+        more = self._polytope_points(start + n - len(feasible), fixed)
+        return np.vstack([feasible, more])[start : start + n]
+
+    def _polytope_points(self, count: int, fixed: dict[int, float]) -> np.ndarray:
+        """The first ``count`` points of the seeded polytope stream (a ``count x d`` array).
+
+        One hit-and-run chain is drawn in blocks of the same size, so block ``j`` depends
+        only on the seed and the blocks before it, whatever ``count`` is: the stream is
+        prefix-stable by construction. (One call of ``get_polytope_samples`` for ``count``
+        points is not: its random draws differ in their last values with the total size.)
+        """
+        space = self.experiment.space
+        dense = [
+            sparse_to_dense_constraints(space.dim, self._as_tensors(rows)) if rows else None
+            for rows in (space.botorch_inequalities(fixed), space.botorch_equalities(fixed))
         ]
-        bounds = torch.stack([torch.zeros(space.dim), torch.ones(space.dim)]).to(DTYPE)
-        for attempt in range(4):
-            samples = get_polytope_samples(
-                8 * n * 4**attempt,
-                bounds,
-                inequality_constraints=ineq,
-                seed=self.seed + start + attempt,
-                n_thinning=8,
-            )
-            snapped = space.snap(samples.numpy())
-            ok = snapped[space.is_feasible(snapped)]
-            if len(ok) >= n:
-                return ok[:n]
-        raise InvalidSpaceError(
-            "constraints: no point found that satisfies every constraint once integer "
-            f"parameters are rounded ({[str(c) for c in space.constraints]}); widen the region"
+        ineq, eq = dense
+        # BoTorch's inequalities read ``A u >= b``; the sampler takes ``A u <= b``.
+        sampler = HitAndRunPolytopeSampler(
+            inequality_constraints=(-ineq[0], -ineq[1]) if ineq is not None else None,
+            equality_constraints=eq,
+            bounds=torch.stack([torch.zeros(space.dim), torch.ones(space.dim)]).to(DTYPE),
+            n_burnin=_POLYTOPE_BURNIN,
+            n_thinning=_POLYTOPE_THINNING,
+            seed=self.seed,
         )
+        found: list[np.ndarray] = []
+        total = 0
+        for block in range(_POLYTOPE_MAX_BLOCKS):
+            drawn = self._with_fixed(sampler.draw(_POLYTOPE_BLOCK).numpy(), fixed)
+            snapped = self._with_fixed(space.snap(drawn), fixed)
+            ok = snapped[space.is_feasible(snapped)]
+            found.append(ok)
+            total += len(ok)
+            if total >= count or (total == 0 and block >= 15):
+                break
+        if total < count:
+            raise InvalidSpaceError(
+                "constraints: no point found that satisfies every constraint once integer "
+                f"parameters are rounded ({[str(c) for c in space.constraints]}"
+                f"{', with fixed columns ' + str(fixed) if fixed else ''}); widen the region"
+            )
+        return np.vstack(found)[:count]
+
+    @staticmethod
+    def _with_fixed(u: np.ndarray, fixed: Mapping[int, float]) -> np.ndarray:
+        """A ``n x d`` batch with the ``fixed`` columns set to their values."""
+        for i, v in fixed.items():
+            u[:, i] = v
+        return u
+
+    @staticmethod
+    def _as_tensors(
+        rows: list[tuple[list[int], list[float], float]],
+    ) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
+        """BoTorch's sparse ``(indices, coefficients, rhs)`` constraints as CPU tensors."""
+        return [(torch.tensor(i), torch.tensor(c, dtype=DTYPE), r) for i, c, r in rows]
 
     # ------------------------------------------------------------- generation
-    def generate(self, history: History, n: int) -> list[Candidate]:
-        """Choose ``n`` new points given ``history``."""
+    def generate(
+        self, history: History, n: int, *, fixed: Mapping[int, float] | None = None
+    ) -> list[Candidate]:
+        """Choose ``n`` new points given ``history``.
+
+        Args:
+            fixed: Encoded column -> unit value of parameters held at today's value
+                (the context); only the other columns are chosen.
+        """
         exp = self.experiment
         n_sobol = min(n, max(exp.n_initial - history.n_trials, 0))
         out: list[Candidate] = []
         if n_sobol:
-            out += self._sobol_candidates(history.n_sobol, n_sobol, reason=None)
+            out += self._sobol_candidates(history.n_sobol, n_sobol, reason=None, fixed=fixed)
         n_model = n - n_sobol
         if n_model:
             pending = history.X_pending
             if out:
                 pending = np.vstack([pending, *[exp.space.encode(c.params) for c in out]])
             out += self._model_candidates(
-                history, n_model, pending, sobol_start=history.n_sobol + n_sobol
+                history, n_model, pending, sobol_start=history.n_sobol + n_sobol, fixed=fixed
             )
+        if fixed:
+            context = {exp.space.tunable[i].name: None for i in fixed}
+            for c in out:
+                c.metadata["fixed"] = {k: c.params[k] for k in context}
         return out
 
-    def _sobol_candidates(self, start: int, n: int, reason: str | None) -> list[Candidate]:
-        pts = self.sobol(start, n)
+    def _sobol_candidates(
+        self,
+        start: int,
+        n: int,
+        reason: str | None,
+        fixed: Mapping[int, float] | None = None,
+    ) -> list[Candidate]:
+        pts = self.sobol(start, n, fixed=fixed) if fixed else self.sobol(start, n)
         meta: dict[str, Any] = {"sobol_index": None}
         if reason:
             meta["fallback"] = reason
@@ -141,31 +253,36 @@ class Strategy:
         ]
 
     def _model_candidates(
-        self, history: History, n: int, pending: np.ndarray, sobol_start: int
+        self,
+        history: History,
+        n: int,
+        pending: np.ndarray,
+        sobol_start: int,
+        fixed: Mapping[int, float] | None = None,
     ) -> list[Candidate]:
         exp = self.experiment
         if len(history.Y) < 2:
             reason = f"{len(history.Y)} completed trial(s); the model needs at least 2"
             logger.warning("model step skipped: %s; using Sobol points", reason)
-            return self._sobol_candidates(sobol_start, n, reason=reason)
+            return self._sobol_candidates(sobol_start, n, reason=reason, fixed=fixed)
         generator = f"{exp.surrogate}+{exp.acquisition}"
         step_seed = self.seed * 1_000_003 + history.n_trials
         devices = [self.device] if self.device.type == "cuda" else []
         try:
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(step_seed)
-                X, value, meta, generator = self._fit_and_optimize(history, n, pending)
+                X, value, meta, generator = self._fit_and_optimize(history, n, pending, fixed)
         except Exception as exc:  # a failed decision falls back, never stops the loop
             reason = f"{generator} failed ({type(exc).__name__}: {exc})"
             logger.warning("%s; using Sobol points instead", reason)
-            return self._sobol_candidates(sobol_start, n, reason=reason)
+            return self._sobol_candidates(sobol_start, n, reason=reason, fixed=fixed)
         cands = []
         for i, row in enumerate(X.cpu().numpy()):
             meta_i = {**meta, "acq_value": float(value.reshape(-1)[min(i, value.numel() - 1)])}
             cands.append(Candidate(exp.space.decode(row), generator, meta_i))
         return cands
 
-    def fit_spec(self, sign: float) -> FitSpec:
+    def fit_spec(self, sign: float, train_Yvar: torch.Tensor | None = None) -> FitSpec:
         """What the surrogates are told about the encoded inputs and the outcome's sign."""
         space = self.experiment.space
         kw: dict[str, Any] = {"device": self.device, "dtype": DTYPE}
@@ -175,10 +292,24 @@ class Strategy:
             seed=self.seed,
             columns=space.columns(),
             signs=(sign,),
+            train_Yvar=train_Yvar,
         )
 
-    def fit(self, history: History, surrogate: str | None = None) -> FittedSurrogate:
-        """Fit the experiment's surrogate (or the one named) to the completed trials.
+    def outcome_sign(self, name: str) -> float:
+        """The sign the model sees an outcome with: the objective's, else +1."""
+        for o in self.experiment.objectives:
+            if o.name == name:
+                return o.sign()
+        return 1.0
+
+    def fit(
+        self, history: History, surrogate: str | None = None, *, outcome: str | None = None
+    ) -> FittedSurrogate:
+        """Fit the experiment's surrogate (or the one named) to one modelled outcome of
+        the completed trials (the first objective unless ``outcome`` names another).
+
+        Measurements given with a standard error enter as known noise (when every
+        trial has one) for surrogates that take it, such as the exact GP.
 
         Held-out diagnostics come with the fit: the closed-form leave-one-out of the
         exact GP, the cross-validation ``"auto"`` made while choosing, or a
@@ -187,11 +318,16 @@ class Strategy:
         exp = self.experiment
         name = surrogate or exp.surrogate
         options = exp.surrogate_options if name == exp.surrogate else {}
-        sign = exp.objective.sign()
+        outcomes = exp.modelled_outcomes
+        target = outcome or outcomes[0]
+        column = outcomes.index(target)
+        sign = self.outcome_sign(target)
         kw: dict[str, Any] = {"device": self.device, "dtype": DTYPE}
         train_X = torch.as_tensor(history.X, **kw)
-        train_Y = sign * torch.as_tensor(history.Y, **kw).unsqueeze(-1)
-        spec = self.fit_spec(sign)
+        train_Y = sign * torch.as_tensor(history.outcomes()[:, column], **kw).unsqueeze(-1)
+        noise = history.known_noise(column)
+        train_Yvar = torch.as_tensor(noise, **kw).unsqueeze(-1) if noise is not None else None
+        spec = self.fit_spec(sign, train_Yvar)
         model_fitter = self.registry.create(name, **options)
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
@@ -204,6 +340,8 @@ class Strategy:
         info: dict[str, Any] = {"fit_seconds": round(fit_seconds, 6), **fit_info(model)}
         if notes:
             info["fallback"] = "; ".join(notes)
+        if noise is not None:
+            info["known_noise"] = True
         held = held_out_of(model) or exact_gp_loo(model)
         if held is None and exp.cv_folds:
             try:
@@ -216,9 +354,12 @@ class Strategy:
             info["cv_seconds"] = round(held.seconds, 6)
         choice = info.get("auto_choice")
         used = f"{name}:{choice}" if choice else name
+        modelled = next(
+            (o for o in exp.objectives if o.name == target), Objective(target, minimize=False)
+        )
         return FittedSurrogate(
             space=exp.space,
-            objective=exp.objective,
+            objective=modelled,
             model=model,
             surrogate=used,
             n_train=int(train_X.shape[0]),
@@ -226,28 +367,91 @@ class Strategy:
             info=info,
         )
 
+    def _fit_all(self, history: History) -> list[FittedSurrogate]:
+        """One fit per modelled outcome (objectives, then constrained outcomes)."""
+        return [self.fit(history, outcome=name) for name in self.experiment.modelled_outcomes]
+
     def _fit_and_optimize(
-        self, history: History, n: int, pending: np.ndarray
+        self,
+        history: History,
+        n: int,
+        pending: np.ndarray,
+        fixed: Mapping[int, float] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any], str]:
         exp = self.experiment
-        fitted = self.fit(history)
-        self.last_fit = fitted
+        fits = self._fit_all(history)
+        self.last_fit = fits[0]
         kw: dict[str, Any] = {"device": self.device, "dtype": DTYPE}
         train_X = torch.as_tensor(history.X, **kw)
-        train_Y = exp.objective.sign() * torch.as_tensor(history.Y, **kw).unsqueeze(-1)
+        signs = torch.tensor([self.outcome_sign(name) for name in exp.modelled_outcomes], **kw)
+        train_Y = torch.as_tensor(history.outcomes(), **kw) * signs
         X_pending = torch.as_tensor(pending, **kw) if len(pending) else None
+        model = fits[0].model if len(fits) == 1 else ModelList(*[f.model for f in fits])
+        index = {name: i for i, name in enumerate(exp.modelled_outcomes)}
+        constraints = [
+            outcome_constraint(index[c.outcome], float(signs[index[c.outcome]]), c.op, c.bound)
+            for c in exp.outcome_constraints
+        ]
+        m = len(exp.objectives)
+        ref = None
+        if m > 1:
+            ok = torch.ones(len(train_Y), dtype=torch.bool, device=train_Y.device)
+            for c in constraints:
+                ok &= c(train_Y) <= 0
+            ref = reference_point(exp, train_Y[ok, :m].cpu()).to(**kw)
+        assert exp.acquisition is not None  # resolved when the experiment was built
         acqf = build_acquisition(
-            exp.acquisition, fitted.model, train_X, train_Y, X_pending, self.options
+            exp.acquisition,
+            model,
+            train_X,
+            train_Y,
+            X_pending,
+            self.options,
+            n_objectives=m,
+            constraints=constraints,
+            ref_point=ref,
         )
         t1 = time.perf_counter()
-        X, value = optimize(acqf, exp.space, n, self.options, device=self.device)
+        if fixed:
+            X, value = optimize(acqf, exp.space, n, self.options, device=self.device, fixed=fixed)
+        else:
+            X, value = optimize(acqf, exp.space, n, self.options, device=self.device)
         meta: dict[str, Any] = {
-            "surrogate": fitted.surrogate,
+            "surrogate": fits[0].surrogate,
             "acquisition": exp.acquisition,
-            **fitted.info,
+            **fits[0].info,
             "acq_seconds": round(time.perf_counter() - t1, 6),
-            "n_train": fitted.n_train,
+            "n_train": fits[0].n_train,
             "n_pending": 0 if X_pending is None else int(X_pending.shape[0]),
             "device": str(self.device),
         }
-        return X, value, meta, f"{fitted.surrogate}+{exp.acquisition}"
+        for fit, name in zip(fits[1:], exp.modelled_outcomes[1:], strict=True):
+            meta.update(
+                {
+                    f"{k}.{name}": v
+                    for k, v in fit.info.items()
+                    if k.startswith("cv_") or k in ("fit_seconds", "fallback")
+                }
+            )
+        ei_rel = self._relative_improvement(float(value.reshape(-1)[0]), train_Y, ref, m)
+        if ei_rel is not None:
+            meta["ei_rel"] = ei_rel
+        return X, value, meta, f"{fits[0].surrogate}+{exp.acquisition}"
+
+    def _relative_improvement(
+        self, log_value: float, train_Y: torch.Tensor, ref: torch.Tensor | None, m: int
+    ) -> float | None:
+        """The acquisition's largest expected improvement relative to the observed range
+        of the objective (to the hypervolume, with several objectives); ``None`` when the
+        acquisition is not a log expected improvement or the scale is zero."""
+        acquisition = self.experiment.acquisition
+        if acquisition not in ("qLogNEI", "qLogEI", "qLogNEHVI") or not math.isfinite(log_value):
+            return None
+        if m > 1:
+            assert ref is not None
+            scale = hypervolume(train_Y[:, :m].cpu(), ref.cpu())
+        else:
+            scale = float(train_Y[:, 0].max() - train_Y[:, 0].min())
+        if scale <= 0:
+            return None
+        return round(math.exp(log_value) / scale, 9)

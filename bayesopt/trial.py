@@ -42,6 +42,8 @@ class Trial:
         params: Parameter name -> value, fixed parameters included.
         status: Where the trial is in its lifecycle.
         values: Outcome name -> value once completed, else ``None``.
+        sems: Outcome name -> standard error of its value, for outcomes measured
+            with a known noise level (``observe(t, {"y": (mean, sem)})``), else ``None``.
         generator: What proposed the point: ``"sobol"``, ``"gp+qLogNEI"``, ``"manual"``, ...
         metadata: What the decision was based on (fit seconds, acquisition value, fallbacks).
         failure_reason: Why the trial failed or was abandoned.
@@ -52,6 +54,7 @@ class Trial:
     params: dict[str, Any]
     status: TrialStatus
     values: dict[str, float] | None = None
+    sems: dict[str, float] | None = None
     generator: str = "manual"
     metadata: dict[str, Any] = field(default_factory=dict)
     failure_reason: str | None = None

@@ -31,6 +31,12 @@ ExperimentArg = Annotated[Path, typer.Argument(help="Python file defining `exper
 StorageOpt = Annotated[
     str | None, typer.Option("--storage", help="SQLAlchemy URL of the trial store.")
 ]
+AsyncOpt = Annotated[
+    bool,
+    typer.Option(
+        "--async", help="Keep batch-size evaluations in flight; start a trial as each one ends."
+    ),
+]
 
 
 def _load(path: Path) -> Experiment:
@@ -59,22 +65,55 @@ def _scores(meta: dict[str, Any]) -> str:
     return f"held-out NLPD {meta['cv_nlpd']:.3g}, PICP {meta.get('cv_picp', float('nan')):.2f}"
 
 
+def _outcome(t: Trial, name: str) -> str:
+    """A value, with its standard error when one was measured."""
+    value = (t.values or {}).get(name)
+    sem = (t.sems or {}).get(name)
+    return f"{_fmt(value)} ± {_fmt(sem)}" if sem is not None else _fmt(value)
+
+
+def _print_stop(stop: dict[str, Any]) -> None:
+    """Say which stopping rule ended the run early, and why (a ``Stop.as_dict()``)."""
+    console.print(
+        f"stopped early ({stop['rule']}) after {stop['n_finished']} finished trials: "
+        f"{stop['reason']}",
+        markup=False,
+        highlight=False,
+    )
+
+
 def _trial_table(exp: Experiment, trials: list[Trial], title: str) -> Table:
     table = Table(title=title)
-    outcomes = sorted({k for t in trials for k in (t.values or {})}) or [exp.objective.name]
-    for col in ["id", "status", *exp.space.names, *outcomes, "decided by", "note"]:
+    modelled = list(exp.modelled_outcomes)
+    extra = sorted({k for t in trials for k in (t.values or {})} - set(modelled))
+    outcomes = modelled + extra
+    feasibility = bool(exp.outcome_constraints)
+    cols = ["id", "status", *exp.space.names, *outcomes, *(["feasible"] if feasibility else [])]
+    for col in [*cols, "decided by", "note"]:
         table.add_column(col, justify="right" if col == "id" else "left")
     for t in trials:
         note = t.failure_reason or t.metadata.get("fallback") or _scores(t.metadata)
+        if "fixed" in t.metadata and not t.failure_reason:
+            note = f"context {t.metadata['fixed']}; {note}".rstrip("; ")
+        ok = "" if not t.values else ("yes" if exp.is_feasible(t.values) else "no")
         table.add_row(
             str(t.id),
             t.status.value,
             *[_fmt(t.params.get(n)) for n in exp.space.names],
-            *[_fmt((t.values or {}).get(k)) for k in outcomes],
+            *[_outcome(t, k) for k in outcomes],
+            *([ok] if feasibility else []),
             t.generator,
             str(note)[:60],
         )
     return table
+
+
+def _front_title(exp: Experiment, opt: Optimizer, front: list[Trial]) -> str:
+    names = ", ".join(f"{o.name} ({'min' if o.minimize else 'max'})" for o in exp.objectives)
+    return (
+        f"{exp.name}: Pareto front of {len(front)} trial(s) over {names}, "
+        f"hypervolume {opt.hypervolume():.6g}"
+    )
 
 
 def _watch(stop: threading.Event, exp: Experiment, storage: str, progress: Progress) -> None:
@@ -88,7 +127,10 @@ def _watch(stop: threading.Event, exp: Experiment, storage: str, progress: Progr
             opt = opt or Optimizer(exp, storage=storage)
             finished = opt.n_finished
             try:
-                best = _fmt(opt.best().values[exp.objective.name])  # type: ignore[index]
+                if exp.is_multi_objective:
+                    best = f"hypervolume {_fmt(opt.hypervolume())}"
+                else:
+                    best = _fmt(opt.best().values[exp.objective.name])  # type: ignore[index]
             except BayesoptError:
                 best = "-"
             progress.update(bar, completed=min(finished, exp.budget), best=best)
@@ -117,6 +159,7 @@ def run(
     workers: Annotated[
         int | None, typer.Option(help="Threads, or local Dask worker processes.")
     ] = None,
+    asynchronous: AsyncOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect logs.")] = False,
 ) -> None:
     """Run an experiment through the Prefect flow until its budget is spent (resumes)."""
@@ -168,22 +211,23 @@ def run(
                 seed=seed,
                 storage=hide_secret(store_url, STORAGE_URL_ENV),
                 tracking_uri=hide_secret(default_tracking_uri(tracking_uri), TRACKING_URI_ENV),
+                asynchronous=asynchronous,
             )
         finally:
             stop.set()
             watcher.join(timeout=10)
     opt = Optimizer(exp, storage=store_url)
+    counts = f"{summary['n_completed']} completed ({summary['n_failed']} failed)"
     try:
-        best = opt.best()
-        console.print(
-            _trial_table(
-                exp,
-                [best],
-                f"Best of {summary['n_completed']} completed ({summary['n_failed']} failed)",
-            )
-        )
-    except BayesoptError:
-        console.print("[yellow]no trial completed[/]")
+        if exp.is_multi_objective:
+            front = opt.pareto()
+            console.print(_trial_table(exp, front, f"{_front_title(exp, opt, front)}; {counts}"))
+        else:
+            console.print(_trial_table(exp, [opt.best()], f"Best of {counts}"))
+    except BayesoptError as exc:
+        console.print(f"[yellow]{exc}[/]")
+    if summary.get("stopped"):
+        _print_stop(summary["stopped"])
     console.print(f"trials: {mask_url(store_url)}")
     console.print(
         f"MLflow: experiment '{exp.name}' (id {summary['mlflow_experiment_id']}), run "
@@ -206,6 +250,7 @@ def deploy(
     tracking_uri: Annotated[
         str | None, typer.Option("--tracking-uri", help="MLflow tracking URI.")
     ] = None,
+    asynchronous: AsyncOpt = False,
 ) -> None:
     """Make a Prefect deployment of the flow for an experiment: serve it from this
     process (Ctrl-C stops), or register it to a work pool. Needs PREFECT_API_URL."""
@@ -228,6 +273,8 @@ def deploy(
     }
     if budget is not None:
         parameters["budget"] = budget
+    if asynchronous:
+        parameters["asynchronous"] = True
     flow_name = f"bayesopt-optimize/{name}"
     if work_pool:
         deployment_id = register(name, parameters, work_pool=work_pool, cron=cron)
@@ -249,6 +296,15 @@ def status(experiment: ExperimentArg, storage: StorageOpt = None) -> None:
     counts = {s.value: sum(t.status == s for t in trials) for s in TrialStatus}
     summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
     console.print(_trial_table(exp, trials, f"{exp.name}: {summary or 'no trials'}"))
+    if exp.is_multi_objective and any(t.status == TrialStatus.COMPLETED for t in trials):
+        try:
+            front = opt.pareto()
+            console.print(_trial_table(exp, front, _front_title(exp, opt, front)))
+        except BayesoptError as exc:  # none feasible yet
+            console.print(f"[yellow]{exc}[/]")
+    stop = opt.stop_record()
+    if stop:
+        _print_stop(stop)
 
 
 @app.command()
@@ -257,13 +313,21 @@ def best(
     storage: StorageOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show the best completed trial."""
+    """Show the best feasible trial, or the Pareto front when there are several objectives."""
     exp, opt = _optimizer(experiment, storage)
-    trial = opt.best()
+    trials = opt.pareto() if exp.is_multi_objective else [opt.best()]
     if as_json:
-        print(json.dumps({"id": trial.id, "params": trial.params, "values": trial.values}))
+        rows = [
+            {"id": t.id, "params": t.params, "values": t.values, "sems": t.sems} for t in trials
+        ]
+        if exp.is_multi_objective:
+            print(json.dumps({"pareto": rows, "hypervolume": opt.hypervolume()}))
+        else:
+            print(json.dumps(rows[0]))
+    elif exp.is_multi_objective:
+        console.print(_trial_table(exp, trials, _front_title(exp, opt, trials)))
     else:
-        console.print(_trial_table(exp, [trial], f"{exp.name}: best trial"))
+        console.print(_trial_table(exp, trials, f"{exp.name}: best trial"))
 
 
 @app.command()
@@ -271,11 +335,18 @@ def suggest(
     experiment: ExperimentArg,
     n: Annotated[int, typer.Option("-n", help="How many trials to suggest.")] = 1,
     storage: StorageOpt = None,
+    fixed: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fixed", help="Context: name=value of a parameter held at today's value (repeat)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """Suggest trials to run by hand; report each with `bayesopt observe`."""
     exp, opt = _optimizer(experiment, storage)
-    trials = opt.suggest(n)
+    context = _pairs(exp, fixed or [], "--fixed")
+    trials = opt.suggest(n, fixed=context or None)
     if as_json:
         for t in trials:
             print(json.dumps({"id": t.id, "params": t.params}))
@@ -288,7 +359,10 @@ def observe(
     experiment: ExperimentArg,
     trial_id: Annotated[int, typer.Argument(help="The trial's id.")],
     values: Annotated[
-        list[str] | None, typer.Argument(help="name=value pairs, or one number.")
+        list[str] | None,
+        typer.Argument(
+            help="name=value pairs (name=mean+-sem for a measured standard error), or one number."
+        ),
     ] = None,
     fail: Annotated[
         str | None, typer.Option("--fail", help="Record the trial as failed, with this reason.")
@@ -305,18 +379,19 @@ def observe(
         raise typer.BadParameter(
             "give the outcome as name=value (or --fail REASON)", param_hint="VALUES"
         )
-    parsed: dict[str, Any] | float
+    parsed: dict[str, Any] | Any
     if len(values) == 1 and "=" not in values[0]:
-        parsed = _number(values[0], exp.objective.name)
+        parsed = _measurement(values[0], exp.objective.name)
     else:
         parsed = {}
         for item in values:
             key, sep, raw = item.partition("=")
             if not sep:
                 raise typer.BadParameter(f"{item!r}: expected name=value", param_hint="VALUES")
-            parsed[key] = _number(raw, key)
+            parsed[key] = _measurement(raw, key)
     trial = opt.observe(trial_id, parsed)
-    console.print(f"trial {trial.id} completed: {trial.values}")
+    sems = f" (standard errors {trial.sems})" if trial.sems else ""
+    console.print(f"trial {trial.id} completed: {trial.values}{sems}")
 
 
 @app.command()
@@ -328,12 +403,7 @@ def predict(
 ) -> None:
     """Predict the objective at a point: mean and 95% interval from the deciding surrogate."""
     exp, opt = _optimizer(experiment, storage)
-    params: dict[str, Any] = {}
-    for item in point:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"{item!r}: expected name=value", param_hint="POINT")
-        params[key] = _param_value(exp, key, raw)
+    params = _pairs(exp, point, "POINT")
     fitted = opt.fitted()
     row = fitted.predict(params).iloc[0].to_dict()
     if as_json:
@@ -344,6 +414,26 @@ def predict(
         f"{name} = {row[f'{name}_mean']:.6g}  (95% interval {row[f'{name}_lower']:.6g} to "
         f"{row[f'{name}_upper']:.6g}; surrogate {fitted.surrogate} on {fitted.n_train} trials)"
     )
+
+
+def _pairs(exp: Experiment, items: list[str], hint: str) -> dict[str, Any]:
+    """``name=value`` items as parameter values of their parameters' types."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r}: expected name=value", param_hint=hint)
+        out[key] = _param_value(exp, key, raw)
+    return out
+
+
+def _measurement(raw: str, name: str) -> float | tuple[float, float]:
+    """``1.5`` or ``1.5+-0.2`` (also ``1.5±0.2``): a value, or a mean with its standard error."""
+    for sep in ("+-", "±"):
+        if sep in raw:
+            mean, _, sem = raw.partition(sep)
+            return _number(mean, name), _number(sem, f"{name} (sem)")
+    return _number(raw, name)
 
 
 def _param_value(exp: Experiment, name: str, raw: str) -> Any:
@@ -365,6 +455,30 @@ def _number(raw: str, name: str) -> float:
         return float(raw)
     except ValueError:
         raise typer.BadParameter(f"{name}: {raw!r} is not a number", param_hint="VALUES") from None
+
+
+@app.command(name="import")
+def import_(
+    experiment: ExperimentArg,
+    table: Annotated[Path, typer.Argument(help="CSV file of completed trials, one row per trial.")],
+    storage: StorageOpt = None,
+    extra: Annotated[
+        list[str] | None,
+        typer.Option("--extra", help="A further column to keep as an extra outcome (repeat)."),
+    ] = None,
+) -> None:
+    """Import completed trials from a CSV file (earlier work, another tool), all or none."""
+    from bayesopt.importing import commit_import, prepare_import
+
+    exp, opt = _optimizer(experiment, storage)
+    prepared = prepare_import(opt, table, extras=extra or ())
+    trials = commit_import(opt, prepared)
+    console.print(
+        f"imported {len(trials)} trial(s) from {table.name} into experiment '{exp.name}' "
+        f"({prepared.skipped} row(s) skipped: not completed)",
+        markup=False,
+    )
+    console.print(f"trials: {mask_url(opt.store.url)}", markup=False)
 
 
 @app.command()

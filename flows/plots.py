@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -21,16 +23,66 @@ def convergence_plot(df: pd.DataFrame, objective: str, minimize: bool, path: Pat
     failed = df[df["status"] == "failed"]
     if len(done):
         values = done[objective].astype(float)
+        if "feasible" in done:  # only feasible trials can be best
+            worst = float("inf") if minimize else float("-inf")
+            values = values.where(done["feasible"].astype(bool), worst)
         best = values.cummin() if minimize else values.cummax()
         by_gen = done.groupby("generator") if "generator" in done else [("trials", done)]
         for gen, part in by_gen:
             ax.scatter(part["id"], part[objective].astype(float), s=18, label=str(gen), alpha=0.8)
-        ax.step(done["id"], best, where="post", color="black", label="best so far")
+        ax.step(done["id"], best, where="post", color="black", label="best (feasible) so far")
     for trial_id in failed["id"]:
         ax.axvline(trial_id, color="red", alpha=0.25, lw=1)
     ax.set_xlabel("trial")
     ax.set_ylabel(f"{objective} ({'lower' if minimize else 'higher'} is better)")
     ax.set_title(f"Convergence ({len(done)} completed, {len(failed)} failed)")
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def hypervolume_plot(trace: Sequence[float | None], path: Path) -> Path:
+    """Hypervolume of the feasible Pareto front after each completed trial."""
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    values = [float("nan") if v is None else v for v in trace]
+    ax.step(range(1, len(values) + 1), values, where="post", color="black")
+    ax.set_xlabel("completed trials")
+    ax.set_ylabel("hypervolume (higher is better)")
+    ax.set_title(f"Hypervolume after {len(values)} completed trials")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def pareto_plot(
+    df: pd.DataFrame, objectives: Sequence[str], front: Sequence[int], experiment: Any, path: Path
+) -> Path:
+    """Completed trials in the plane of the first two objectives, the Pareto front marked.
+
+    Infeasible trials (outcome constraints) are drawn hollow; objective thresholds as
+    dashed lines; with more than two objectives, the other ones are not shown.
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=110)
+    a, b = objectives[0], objectives[1]
+    done = df[df["status"] == "completed"]
+    feasible = done["feasible"].astype(bool) if "feasible" in done else pd.Series(True, done.index)
+    ok, bad = done[feasible], done[~feasible]
+    ax.scatter(ok[a], ok[b], s=16, alpha=0.6, label="feasible trials")
+    if len(bad):
+        ax.scatter(bad[a], bad[b], s=16, facecolors="none", edgecolors="grey", label="infeasible")
+    on_front = done[done["id"].isin(list(front))].sort_values(a)
+    ax.plot(on_front[a], on_front[b], "o-", color="crimson", ms=5, label="Pareto front")
+    for obj in experiment.objectives[:2]:
+        if obj.threshold is not None:
+            line = ax.axvline if obj.name == a else ax.axhline
+            line(obj.threshold, color="grey", ls="--", lw=1)
+    senses = {o.name: "min" if o.minimize else "max" for o in experiment.objectives}
+    ax.set_xlabel(f"{a} ({senses[a]})")
+    ax.set_ylabel(f"{b} ({senses[b]})")
+    ax.set_title(f"Pareto front: {len(on_front)} of {len(done)} completed trials", fontsize=9)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)

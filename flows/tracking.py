@@ -15,9 +15,17 @@ from typing import Any
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from bayesopt import Experiment, Optimizer, Trial, TrialStatus
+from bayesopt import BayesoptError, Experiment, Optimizer, Trial, TrialStatus
+from bayesopt.pareto import hypervolume, reference_point, signed_objectives
+from bayesopt.stopping import Stop
 from bayesopt.storage import mask_url
-from flows.plots import calibration_plot, convergence_plot, predicted_vs_observed_plot
+from flows.plots import (
+    calibration_plot,
+    convergence_plot,
+    hypervolume_plot,
+    pareto_plot,
+    predicted_vs_observed_plot,
+)
 from flows.surrogate_model import ARTIFACT_PATH, save_surrogate
 
 _MAX_BATCH = 900  # below MLflow's limit of 1000 metrics per log_batch call
@@ -46,6 +54,7 @@ class RunTracker:
         self.experiment_id: str | None = None
         self._metrics: list[Metric] = []
         self._best: float | None = None
+        self._done: list[Trial] = []  # feasible completed trials, for the hypervolume
 
     @property
     def display_uri(self) -> str:
@@ -86,12 +95,29 @@ class RunTracker:
             self._update_best(t)
 
     def _update_best(self, trial: Trial) -> float | None:
-        obj = self.experiment.objective
-        if trial.status == TrialStatus.COMPLETED and trial.values:
-            v = trial.values[obj.name]
-            if self._best is None or (v < self._best if obj.minimize else v > self._best):
-                self._best = v
+        """The best feasible value so far; with several objectives, the hypervolume of the
+        feasible front so far (reference point: the thresholds, else inferred from it)."""
+        exp = self.experiment
+        if trial.status != TrialStatus.COMPLETED or not trial.values:
+            return self._best
+        if not exp.is_feasible(trial.values):
+            return self._best
+        if exp.is_multi_objective:
+            self._done.append(trial)
+            Y = signed_objectives(exp, self._done)
+            self._best = hypervolume(Y, reference_point(exp, Y))
+            return self._best
+        obj = exp.objective
+        v = trial.values[obj.name]
+        if self._best is None or (v < self._best if obj.minimize else v > self._best):
+            self._best = v
         return self._best
+
+    @property
+    def _best_name(self) -> str:
+        if self.experiment.is_multi_objective:
+            return "hypervolume"
+        return f"best_{self.experiment.objective.name}"
 
     def record(self, trial: Trial) -> None:
         """Buffer the metrics of a finished trial, at ``step`` = its id."""
@@ -100,11 +126,16 @@ class RunTracker:
         if trial.status == TrialStatus.COMPLETED and trial.values:
             for key, value in trial.values.items():
                 self._metrics.append(Metric(key, float(value), now, step))
+            for key, value in (trial.sems or {}).items():
+                self._metrics.append(Metric(f"{key}_sem", float(value), now, step))
+            if self.experiment.outcome_constraints:
+                ok = self.experiment.is_feasible(trial.values)
+                self._metrics.append(Metric("feasible", float(ok), now, step))
         else:
             self._metrics.append(Metric("failed", 1.0, now, step))
         best = self._update_best(trial)
         if best is not None:
-            self._metrics.append(Metric(f"best_{self.experiment.objective.name}", best, now, step))
+            self._metrics.append(Metric(self._best_name, best, now, step))
         for key, value in trial.metadata.items():
             # The decision's record: fit and acquisition seconds, held-out scores
             # (cv_rmse, cv_r2, cv_nlpd, cv_picp, cv_mpiw), MCMC diagnostics, auto's NLPDs.
@@ -115,6 +146,18 @@ class RunTracker:
                 self.client.set_tag(
                     self._run(), f"{key}.trial_{trial.id}", str(trial.metadata[key])[:5000]
                 )
+
+    def record_stop(self, stop: Stop) -> None:
+        """Log why the run stopped before its budget: tags with the rule and the reason,
+        and the number of finished trials as a metric."""
+        run_id = self._run()
+        self.client.log_batch(
+            run_id,
+            metrics=[
+                Metric("stopped_at_trials", float(stop.n_finished), int(time.time() * 1000), 0)
+            ],
+            tags=[RunTag("stop.rule", stop.rule), RunTag("stop.reason", stop.reason[:5000])],
+        )
 
     def flush(self) -> None:
         while self._metrics:
@@ -129,21 +172,38 @@ class RunTracker:
         self.flush()
         run_id = self._run()
         df = optimizer.trials()
-        obj = self.experiment.objective
+        exp = self.experiment
+        obj = exp.objective
         with tempfile.TemporaryDirectory() as tmp:
             csv = Path(tmp) / "trials.csv"
             df.to_csv(csv, index=False)
             self.client.log_artifact(run_id, str(csv))
-            png = convergence_plot(df, obj.name, obj.minimize, Path(tmp) / "convergence.png")
-            self.client.log_artifact(run_id, str(png))
+            if exp.is_multi_objective:
+                progress = optimizer.progress()
+                png = hypervolume_plot(progress.best, Path(tmp) / "convergence.png")
+                self.client.log_artifact(run_id, str(png))
+                ids = [t.id for t in _front(optimizer)]
+                names = [o.name for o in exp.objectives]
+                png = pareto_plot(df, names, ids, exp, Path(tmp) / "pareto_front.png")
+                self.client.log_artifact(run_id, str(png))
+            else:
+                png = convergence_plot(df, obj.name, obj.minimize, Path(tmp) / "convergence.png")
+                self.client.log_artifact(run_id, str(png))
         if status == "FINISHED":  # an interrupted run stops at once; a resumed one logs it
             self._log_surrogate(optimizer)
         summary: list[RunTag] = [RunTag("n_trials", str(len(df)))]
-        try:
-            best = optimizer.best()
-            summary += [RunTag("best_trial", str(best.id)), RunTag("best_params", str(best.params))]
-        except Exception:
-            pass
+        if exp.is_multi_objective:
+            front = _front(optimizer)
+            summary.append(RunTag("pareto_trials", ", ".join(str(t.id) for t in front)))
+        else:
+            try:
+                best = optimizer.best()
+                summary += [
+                    RunTag("best_trial", str(best.id)),
+                    RunTag("best_params", str(best.params)),
+                ]
+            except BayesoptError:
+                pass
         self.client.log_batch(run_id, tags=summary)
         self.client.set_terminated(run_id, status=status)
 
@@ -204,3 +264,11 @@ class RunTracker:
         if self.tracking_uri.startswith(("http://", "https://")):
             return f"open {self.display_uri} in a browser"
         return "run `bayesopt ui` and open http://127.0.0.1:5000"
+
+
+def _front(optimizer: Optimizer) -> list[Trial]:
+    """The feasible Pareto front, or none while no trial is feasible."""
+    try:
+        return optimizer.pareto()
+    except BayesoptError:
+        return []

@@ -57,6 +57,9 @@ class FitSpec:
             surrogates that model the user's process directly (``"numpyro"``) use it.
         signs: Per outcome, ``+1`` or ``-1``: ``train_Y`` holds ``sign * measured``, so
             that larger is always better (empty means all ``+1``).
+        train_Yvar: A ``n x m``-dim tensor of known observation noise variances (the
+            squared standard errors measured with the outcomes), or ``None`` when the
+            noise is to be inferred. Surrogates that cannot use it infer the noise.
     """
 
     bounds: Tensor
@@ -64,6 +67,7 @@ class FitSpec:
     seed: int | None = None
     columns: Sequence[Column] = field(default_factory=tuple)
     signs: Sequence[float] = field(default_factory=tuple)
+    train_Yvar: Tensor | None = None
 
 
 @runtime_checkable

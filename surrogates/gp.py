@@ -22,12 +22,15 @@ from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
-from surrogates.base import FitSpec, check_training_data, warn_fallback
+from surrogates.base import FitSpec, SurrogateError, check_training_data, warn_fallback
 
 
 @dataclass
 class ExactGP:
     """Exact Gaussian process with BoTorch's default (dimension-scaled) priors.
+
+    With ``spec.train_Yvar`` the noise of each observation is the known variance
+    given (a fixed-noise GP, as Ax does with ``(mean, sem)`` data); else it is inferred.
 
     Args:
         max_attempts: Optimizer restarts that ``fit_gpytorch_mll`` may use.
@@ -41,18 +44,25 @@ class ExactGP:
         cat_dims = sorted(spec.cat_dims)
         cont = [i for i in range(d) if i not in set(cat_dims)]
         outcome = Standardize(m=train_Y.shape[-1])
+        Yvar = spec.train_Yvar
+        if Yvar is not None and Yvar.shape != train_Y.shape:
+            raise SurrogateError(
+                f"train_Yvar: expected shape {tuple(train_Y.shape)}, got {tuple(Yvar.shape)}"
+            )
         if cat_dims:
             normalize = Normalize(d=d, indices=cont, bounds=spec.bounds) if cont else None
             return MixedSingleTaskGP(
                 train_X,
                 train_Y,
                 cat_dims=cat_dims,
+                train_Yvar=Yvar,
                 input_transform=normalize,
                 outcome_transform=outcome,
             )
         return SingleTaskGP(
             train_X,
             train_Y,
+            train_Yvar=Yvar,
             input_transform=Normalize(d=d, bounds=spec.bounds),
             outcome_transform=outcome,
         )
@@ -78,8 +88,9 @@ class ExactGP:
             )
         except Exception as exc:  # a failed fit must not stop the loop
             model = self._build(train_X, train_Y, spec)
-            noise = model.likelihood.noise_covar
-            noise.initialize(noise=torch.full_like(noise.noise, 1e-2))
+            if spec.train_Yvar is None:
+                noise = model.likelihood.noise_covar
+                noise.initialize(noise=torch.full_like(noise.noise, 1e-2))
             warn_fallback(
                 f"gp: marginal-likelihood fit failed ({type(exc).__name__}: {exc}); using "
                 "the prior-mode hyperparameters with noise 1e-2"

@@ -21,6 +21,7 @@ from bayesopt import (
     LinearConstraint,
     Objective,
 )
+from bayesopt.stopping import LowExpectedImprovement, NoImprovement, TargetValue
 
 PARAMS = [Float("x", 0.0, 1.0), Int("k", 1, 4)]
 
@@ -217,10 +218,79 @@ REFUSED: list[tuple[str, dict[str, Any], type[Exception], list[str]]] = [
         ["objectives", "'loss'", "Objective(name, minimize)"],
     ),
     (
-        "two objectives",
-        {"objectives": [Objective("a"), Objective("b")]},
+        "single-objective acquisition with two objectives",
+        {"objectives": [Objective("a"), Objective("b")], "acquisition": "qLogNEI"},
         InvalidExperimentError,
-        ["objectives", "got 2", "['a', 'b']", "one objective"],
+        ["acquisition", "'qLogNEI'", "several objectives", "qLogNEHVI"],
+    ),
+    (
+        "multi-objective acquisition with one objective",
+        {"acquisition": "qLogNEHVI"},
+        InvalidExperimentError,
+        ["acquisition", "'qLogNEHVI'", "one objective", "qLogNEI"],
+    ),
+    (
+        "outcome constraint on an outcome evaluate does not return",
+        {"evaluate": returns_loss, "constraints": ["purity >= 0.95"]},
+        InvalidExperimentError,
+        ["constraints", "'purity >= 0.95'", "returns_loss()", "['aux', 'loss']"],
+    ),
+    (
+        "second objective that evaluate does not return",
+        {"evaluate": returns_loss, "objectives": [Objective("loss"), Objective("cost")]},
+        InvalidExperimentError,
+        ["objectives", "['cost']", "returns_loss()"],
+    ),
+    (
+        "threshold outside the outcome's range",
+        {
+            "objectives": [Objective("loss"), Objective("acc", minimize=False, threshold=1.2)],
+            "outcome_bounds": {"acc": (0.0, 1.0)},
+        },
+        InvalidExperimentError,
+        ["objective 'acc'", "threshold=1.2", "cannot be met", "[0, 1]"],
+    ),
+    (
+        "outcome constraint outside the outcome's range",
+        {"constraints": ["purity >= 1.5"], "outcome_bounds": {"purity": (0.0, 1.0)}},
+        InvalidExperimentError,
+        ["'purity >= 1.5'", "cannot be met", "[0, 1]"],
+    ),
+    (
+        "constraint mixing parameters and outcomes",
+        {"constraints": ["x + cost <= 3"]},
+        InvalidExperimentError,
+        ["x + cost <= 3", "x", "cost"],
+    ),
+    (
+        "qUCB with outcome constraints",
+        {"acquisition": "qUCB", "constraints": ["cost <= 12"]},
+        InvalidExperimentError,
+        ["'qUCB'", "outcome constraints", "qLogNEI"],
+    ),
+    (
+        "a target value with two objectives",
+        {"objectives": [Objective("a"), Objective("b")], "stopping": [TargetValue(1.0)]},
+        InvalidExperimentError,
+        ["TargetValue", "several objectives", "NoImprovement"],
+    ),
+    (
+        "a stopping rule that is not one",
+        {"stopping": ["after 10 trials"]},
+        InvalidExperimentError,
+        ["stopping", "'after 10 trials'", "NoImprovement"],
+    ),
+    (
+        "low expected improvement with qUCB",
+        {"acquisition": "qUCB", "stopping": [LowExpectedImprovement()]},
+        InvalidExperimentError,
+        ["LowExpectedImprovement", "'qUCB'", "qLogNEI"],
+    ),
+    (
+        "outcome bounds that are not a range",
+        {"outcome_bounds": {"acc": (1.0, 0.0)}},
+        InvalidExperimentError,
+        ["outcome_bounds", "'acc'", "low < high"],
     ),
     (
         "duplicate objectives",
@@ -385,3 +455,68 @@ def test_check_values_refuses_non_numbers_that_float_accepts(value: Any) -> None
 
 def test_check_values_accepts_a_numpy_float32_for_one_objective() -> None:
     assert experiment().check_values(np.float32(0.5)) == {"loss": 0.5}
+
+
+# ------------------------------------------------------------ campaign settings
+def test_the_default_acquisition_follows_the_number_of_objectives() -> None:
+    assert experiment().acquisition == "qLogNEI"
+    two = experiment(objectives=[Objective("a"), Objective("b", minimize=False)])
+    assert two.acquisition == "qLogNEHVI" and two.is_multi_objective
+    four = experiment(objectives=[Objective(n) for n in "abcd"])
+    assert four.acquisition == "qLogNParEGO"
+
+
+def test_string_constraints_split_into_parameter_and_outcome_constraints() -> None:
+    exp = experiment(constraints=["x + k <= 4", "purity >= 0.95", "cost <= 12"])
+    assert [str(c) for c in exp.space.constraints] == ["1*x + 1*k <= 4"]
+    assert [str(c) for c in exp.outcome_constraints] == ["purity >= 0.95", "cost <= 12"]
+    assert exp.modelled_outcomes == ("loss", "purity", "cost")
+    assert exp.is_feasible({"purity": 0.97, "cost": 3.0})
+    assert not exp.is_feasible({"purity": 0.90, "cost": 3.0})
+    settings = exp.settings()
+    assert "purity >= 0.95" in settings["constraints"]
+
+
+def test_measured_values_may_carry_their_standard_error() -> None:
+    exp = experiment(constraints=["cost <= 12"])
+    values, sems = exp.check_observation({"loss": (0.82, 0.03), "cost": 4, "aux": 1.0})
+    assert values == {"loss": 0.82, "cost": 4.0, "aux": 1.0}
+    assert sems == {"loss": 0.03}
+    assert experiment().check_observation((0.5, 0.0)) == ({"loss": 0.5}, {"loss": 0.0})
+
+
+@pytest.mark.parametrize(
+    "raw, fragments",
+    [
+        ({"loss": (0.82, -0.03), "cost": 1.0}, ["'loss'", "sem -0.03", ">= 0"]),
+        ({"loss": (0.82, float("nan")), "cost": 1.0}, ["'loss'", "sem nan", "finite"]),
+        ({"loss": (0.82, float("inf")), "cost": 1.0}, ["'loss'", "sem inf"]),
+        ({"loss": (0.82, 0.1, 3), "cost": 1.0}, ["'loss'", "(mean, sem) pair"]),
+        ({"loss": ("a", 0.1), "cost": 1.0}, ["'loss'", "'a' is not a number"]),
+        ({"loss": 1.0}, ["missing constrained outcome(s) ['cost']", "cost <= 12"]),
+        ({"loss": 1.0, "cost": 2.0, "acc": 1.5}, ["'acc' = 1.5", "outside its range [0, 1]"]),
+    ],
+)
+def test_bad_measurements_are_refused(raw: Any, fragments: list[str]) -> None:
+    exp = experiment(constraints=["cost <= 12"], outcome_bounds={"acc": (0.0, 1.0)})
+    with pytest.raises(InvalidOutcomeError) as info:
+        exp.check_observation(raw)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "build, fragments",
+    [
+        (lambda: NoImprovement(trials=0), ["NoImprovement", "trials=0", ">= 1"]),
+        (lambda: NoImprovement(tolerance=-1.0), ["tolerance=-1.0", "non-negative"]),
+        (lambda: TargetValue(float("nan")), ["TargetValue", "value=nan"]),
+        (lambda: LowExpectedImprovement(threshold=-0.1), ["threshold=-0.1"]),
+        (lambda: Objective("y", threshold="high"), ["'y'", "threshold='high'"]),
+    ],
+)
+def test_bad_rules_and_thresholds_are_refused(build: Any, fragments: list[str]) -> None:
+    with pytest.raises(InvalidExperimentError) as info:
+        build()
+    for fragment in fragments:
+        assert fragment in str(info.value)

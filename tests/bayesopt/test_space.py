@@ -375,7 +375,7 @@ REFUSED: list[tuple[str, Any, list[str]]] = [
     (
         "constraint op",
         lambda: LinearConstraint({"x": 1.0}, "<", 1.0),
-        ["op", "'<'", "'<=' or '>='"],
+        ["op", "'<'", "'<=', '>=' or '=='"],
     ),
     ("constraint empty", lambda: LinearConstraint({}, "<=", 1.0), ["coefficients", "{}"]),
     (
@@ -451,3 +451,154 @@ def test_float_with_an_overflowing_range_is_refused_or_round_trips() -> None:
     except InvalidSpaceError:
         return
     assert space.decode(space.encode({"x": 0.0}))["x"] == pytest.approx(0.0, abs=1e300)
+
+
+# ------------------------------------------------------ equality constraints
+MIXTURE = LinearConstraint({"a": 1.0, "b": 1.0, "c": 1.0}, "==", 1.0)
+
+
+def mixture_space(*extra: LinearConstraint, low: float = 0.0) -> Space:
+    return Space([Float(n, low, 1.0) for n in "abc"], [MIXTURE, *extra])
+
+
+def test_an_equality_holds_within_its_tolerance_and_shows_its_op() -> None:
+    assert str(MIXTURE) == "1*a + 1*b + 1*c == 1"
+    assert MIXTURE.tolerance == pytest.approx(1e-6)
+    assert MIXTURE.holds({"a": 0.2, "b": 0.3, "c": 0.5 + 5e-7})
+    assert not MIXTURE.holds({"a": 0.2, "b": 0.3, "c": 0.5 + 2e-6})
+    assert not MIXTURE.holds({"a": 0.2, "b": 0.3, "c": 0.4})
+    big = LinearConstraint({"a": 1.0}, "==", -200.0)
+    assert big.tolerance == pytest.approx(2e-4)
+    assert big.holds({"a": -200.0001})
+    # Inequalities keep their tighter tolerance.
+    assert LinearConstraint({"a": 1.0}, "<=", 1.0).tolerance == pytest.approx(1e-9)
+
+
+def test_an_infeasible_mixture_is_refused_when_the_space_is_built() -> None:
+    with pytest.raises(InvalidSpaceError) as info:
+        mixture_space(low=0.5)
+    message = str(info.value)
+    assert "no point of the space satisfies all of ['1*a + 1*b + 1*c == 1']" in message
+    assert "loosen a bound or a constraint" in message
+    # An equality and an inequality that cannot hold together.
+    with pytest.raises(InvalidSpaceError, match="no point of the space satisfies"):
+        mixture_space(LinearConstraint({"a": 1.0, "b": 1.0}, ">=", 1.5))
+
+
+@pytest.mark.parametrize(
+    "param, fragments",
+    [
+        (Int("c", 0, 1), ["parameter 'c' is an Int", "rounding an integer breaks an equality"]),
+        (Float("c", 0.01, 1.0, log=True), ["parameter 'c' is on a log scale"]),
+        (Choice("c", [0, 1]), ["parameter 'c' is a Choice"]),
+    ],
+)
+def test_an_equality_applies_to_linear_floats_only(
+    param: Int | Float | Choice, fragments: list[str]
+) -> None:
+    with pytest.raises(InvalidSpaceError) as info:
+        Space([Float("a", 0.0, 1.0), Float("b", 0.0, 1.0), param], [MIXTURE])
+    for fragment in fragments:
+        assert fragment in str(info.value)
+    # An integer may still take part in an inequality.
+    Space([Float("a", 0, 1), Int("k", 0, 3)], [LinearConstraint({"a": 1, "k": 1}, "<=", 2)])
+
+
+def test_botorch_equalities_are_apart_from_inequalities_and_agree_with_holds() -> None:
+    # a in [0, 2], b in [1, 3], c fixed at 0.5: a + 2b + c == 5 and a - b <= 0.5.
+    eq = LinearConstraint({"a": 1.0, "b": 2.0, "c": 1.0}, "==", 5.0)
+    ineq = LinearConstraint({"a": 1.0, "b": -1.0}, "<=", 0.5)
+    space = Space([Float("a", 0.0, 2.0), Float("b", 1.0, 3.0), Fixed("c", 0.5)], [eq, ineq])
+    ((idx, coefs, rhs),) = space.botorch_equalities()
+    # 2 u_a + 4 u_b + (0 + 2*1 + 0.5) == 5
+    assert (idx, coefs, rhs) == ([0, 1], [2.0, 4.0], pytest.approx(2.5))
+    ((idx, coefs, rhs),) = space.botorch_inequalities()
+    # -(2 u_a - 2 u_b + (0 - 1)) >= -0.5
+    assert (idx, coefs, rhs) == ([0, 1], [-2.0, 2.0], pytest.approx(-1.5))
+    free = Space(space.parameters)
+    points = [
+        {"a": 0.5, "b": 2.0},  # both hold
+        {"a": 1.0, "b": 1.75},  # both hold, on the boundary of the inequality
+        {"a": 0.5, "b": 2.0 + 1e-7},  # the equality within its tolerance
+        {"a": 0.5, "b": 2.001},  # the equality broken
+        {"a": 2.0, "b": 1.25},  # the inequality broken
+    ]
+    expected = [True, True, True, False, False]
+    for point, ok in zip(points, expected, strict=True):
+        full = {**point, "c": 0.5}
+        assert all(con.holds(full) for con in space.constraints) == ok, point
+        u = free.encode(point)
+        assert space.is_feasible(u[None, :])[0] == ok, point
+        botorch_ok = abs(np.dot(u, [2.0, 4.0]) - 2.5) <= 1e-6 and np.dot(u, [-2, 2]) >= -1.5
+        assert botorch_ok == ok, point
+    assert space.describe()["constraints"] == [str(eq), str(ineq)]
+
+
+def test_fixed_columns_move_into_the_right_hand_side() -> None:
+    space = mixture_space(LinearConstraint({"a": 1.0, "b": -1.0}, "<=", 0.0))
+    assert space.botorch_equalities({0: 0.25}) == [([1, 2], [1.0, 1.0], 0.75)]
+    assert space.botorch_inequalities({0: 0.25}) == [([1], [1.0], pytest.approx(0.25))]
+    # A constraint left with no free column is dropped (fixed_columns checks it).
+    assert space.botorch_inequalities({0: 0.25, 1: 0.5}) == []
+
+
+# -------------------------------------------------------- context (fixed)
+def context_space() -> Space:
+    return Space(
+        [
+            Float("temperature", 10.0, 40.0),
+            Int("n", 1, 5),
+            Choice("solvent", ["water", "ethanol", "acetone"]),
+            Float("a", 0.0, 1.0),
+            Float("b", 0.0, 1.0),
+            Fixed("scale", 2.0),
+        ],
+        [
+            LinearConstraint({"a": 1.0, "b": 1.0}, "==", 1.0),
+            LinearConstraint({"b": 1.0}, ">=", 0.5),
+        ],
+    )
+
+
+def test_fixed_columns_encode_the_context() -> None:
+    space = context_space()
+    assert space.fixed_columns({}) == {}
+    out = space.fixed_columns({"temperature": 25.0, "n": 3, "solvent": "acetone", "a": 0.25})
+    assert out == {0: 0.5, 1: 0.5, 2: 1.0, 3: 0.25}
+
+
+@pytest.mark.parametrize(
+    "fixed, fragments",
+    [
+        ({"pressure": 1.0}, ["fixed: unknown parameter 'pressure'", "['temperature', 'n',"]),
+        ({"scale": 2.0}, ["fixed: 'scale' is a Fixed parameter, already fixed at 2.0"]),
+        ({"temperature": 99.0}, ["fixed: 'temperature' = 99.0 is outside [10.0, 40.0]"]),
+        ({"temperature": "hot"}, ["fixed: 'temperature' = 'hot' is not a number", "[10.0, 40.0]"]),
+        ({"n": 2.5}, ["fixed: 'n' = 2.5 is not an integer", "an integer in [1, 5]"]),
+        ({"n": 9}, ["fixed: 'n' = 9 is outside [1, 5]"]),
+        ({"solvent": "oil"}, ["fixed: 'solvent' = 'oil' is not one of", "'acetone'"]),
+        (
+            {"a": 0.9},
+            [
+                "fixed: 'a' = 0.9 leaves no point that satisfies all of",
+                "'1*b >= 0.5'",
+                "valid: 'a' in [0, 0.5]",
+            ],
+        ),
+        ({"a": 0.25, "b": 0.25}, ["fixed: 'a' = 0.25, 'b' = 0.25 leaves no point"]),
+        (
+            {"temperature": 20.0, "n": 1, "solvent": "water", "a": 0.5, "b": 0.5},
+            ["fixed: every tunable parameter is given"],
+        ),
+        (["temperature"], ["fixed: got ['temperature']; expected a dict"]),
+    ],
+)
+def test_fixed_columns_refusals_name_the_field_the_value_and_what_is_valid(
+    fixed: Any, fragments: list[str]
+) -> None:
+    with pytest.raises(InvalidSpaceError) as info:
+        context_space().fixed_columns(fixed)
+    message = str(info.value)
+    assert message.startswith("fixed: ")
+    for fragment in fragments:
+        assert fragment in message, message

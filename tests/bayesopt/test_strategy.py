@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 
 from bayesopt import (
     Choice,
@@ -17,8 +18,9 @@ from bayesopt import (
     LinearConstraint,
     Objective,
 )
+from bayesopt.acquisition import optimize
 from bayesopt.strategy import History, Strategy
-from surrogates import ExactGP, SurrogateRegistry
+from surrogates import ExactGP, FitSpec, SurrogateRegistry
 from surrogates.base import warn_fallback
 
 
@@ -291,3 +293,189 @@ def test_a_surrogate_fallback_warning_is_recorded_not_raised(quad, fast_options)
         (cand,) = strategy.generate(history_of(quad, 4), 1)
     assert cand.generator == "gp+qLogNEI"
     assert cand.metadata["fallback"] == "gp: used a fallback noise level"
+
+
+# ------------------------------------------------- equalities and the context
+def mixture(initial_trials: int = 6, *extra: str, integer: bool = False) -> Experiment:
+    """a + b + c == 1 over three fractions, written as a user writes it."""
+    parameters: list = [Float("a", 0.0, 1.0), Float("b", 0.0, 1.0), Float("c", 0.0, 1.0)]
+    if integer:
+        parameters.append(Int("k", 0, 4))
+    return Experiment(
+        name="mixture",
+        parameters=parameters,
+        objectives=[Objective("y")],
+        constraints=["a + b + c == 1", *extra],
+        initial_trials=initial_trials,
+    )
+
+
+def assert_mixture(params: dict) -> None:
+    assert abs(params["a"] + params["b"] + params["c"] - 1.0) <= 1e-6, params
+    assert all(0.0 <= params[n] <= 1.0 for n in "abc"), params
+
+
+def test_mixture_design_points_sum_to_one_lie_in_bounds_and_spread() -> None:
+    exp = mixture()
+    pts = Strategy(exp, seed=0, device=torch.device("cpu")).sobol(0, 16)
+    assert pts.shape == (16, 3)
+    assert exp.space.is_feasible(pts).all()
+    for u in pts:
+        params = exp.space.decode(u)
+        assert_mixture(params)
+        assert exp.space.validate(params) == params
+    assert len(np.unique(pts.round(6), axis=0)) == 16
+    assert (pts.std(axis=0) > 0.1).all()  # spread over the simplex, not stuck in a corner
+    # Every part of the simplex is visited: each fraction is the largest somewhere.
+    assert set(pts.argmax(axis=1)) == {0, 1, 2}
+
+
+def test_mixture_design_is_seeded_and_prefix_stable() -> None:
+    exp = mixture()
+    a = Strategy(exp, seed=3, device=torch.device("cpu"))
+    full = a.sobol(0, 40)  # past the first block of the polytope stream
+    for start, n in [(0, 1), (0, 5), (5, 7), (30, 5), (31, 9)]:
+        np.testing.assert_array_equal(a.sobol(start, n), full[start : start + n])
+    np.testing.assert_array_equal(
+        Strategy(exp, seed=3, device=torch.device("cpu")).sobol(0, 4), full[:4]
+    )
+    assert not np.allclose(Strategy(exp, seed=4, device=torch.device("cpu")).sobol(0, 4), full[:4])
+
+
+def test_a_mixture_with_an_inequality_and_an_integer_stays_feasible_after_rounding() -> None:
+    exp = mixture(6, "a - b <= 0.1", "k + 4*a <= 3", integer=True)
+    strategy = Strategy(exp, seed=0, device=torch.device("cpu"))
+    pts = strategy.sobol(0, 12)
+    for u in pts:
+        params = exp.space.decode(u)
+        assert_mixture(params)
+        assert params["a"] - params["b"] <= 0.1 + 1e-9
+        assert params["k"] + 4 * params["a"] <= 3 + 1e-9
+        assert type(params["k"]) is int
+        assert exp.space.validate(params) == params
+    np.testing.assert_array_equal(strategy.sobol(4, 8), pts[4:])
+
+
+def test_inequality_designs_stay_prefix_stable_across_the_polytope_fallback() -> None:
+    # x1 + x2 >= 1.99: a handful of the 4096 Sobol points are feasible, then the polytope.
+    exp = constrained(8, LinearConstraint({"x1": 1.0, "x2": 1.0}, ">=", 1.99))
+    strategy = Strategy(exp, seed=0, device=torch.device("cpu"))
+    full = strategy.sobol(0, 12)
+    assert exp.space.is_feasible(full).all()
+    assert len(np.unique(full, axis=0)) == 12
+    for start, n in [(0, 2), (2, 6), (7, 5)]:
+        np.testing.assert_array_equal(strategy.sobol(start, n), full[start : start + n])
+
+
+@pytest.mark.parametrize(
+    "exp, fixed",
+    [
+        (
+            Experiment(
+                name="quad",
+                parameters=[Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)],
+                objectives=[Objective("f")],
+            ),
+            {"x": 0.25},
+        ),
+        (constrained(4), {"x1": 0.75}),
+        (mixture(), {"a": 0.2}),
+        (mixture(6, "a - b <= 0.1", "k + 4*a <= 3", integer=True), {"k": 1}),
+    ],
+    ids=["unconstrained", "inequality", "mixture", "mixture-integer-context"],
+)
+def test_fixed_design_points_keep_the_fixed_value(exp: Experiment, fixed: dict) -> None:
+    space = exp.space
+    columns = space.fixed_columns(fixed)
+    strategy = Strategy(exp, seed=0, device=torch.device("cpu"))
+    pts = strategy.sobol(0, 8, fixed=columns)
+    assert space.is_feasible(pts).all()
+    for i, v in columns.items():
+        assert (pts[:, i] == v).all()
+    free = [i for i in range(space.dim) if i not in columns]
+    assert (pts[:, free].std(axis=0) > 0.01).all()  # the other columns still vary
+    for u in pts:
+        params = space.decode(u)
+        assert {k: params[k] for k in fixed} == fixed
+        assert space.validate(params) == params
+        if "c" in params:
+            assert_mixture(params)
+    np.testing.assert_array_equal(strategy.sobol(3, 5, fixed=columns), pts[3:])
+
+
+def test_a_context_that_thins_the_region_falls_back_to_the_polytope() -> None:
+    # With x1 = 0.5005 held, x1 + x2 >= 1.5 leaves x2 >= 0.9995: ~2 of the 4096 Sobol points.
+    exp = constrained(4, LinearConstraint({"x1": 1.0, "x2": 1.0}, ">=", 1.5))
+    columns = exp.space.fixed_columns({"x1": 0.5005})
+    pts = Strategy(exp, seed=0, device=torch.device("cpu")).sobol(0, 10, fixed=columns)
+    assert (pts[:, 0] == 0.5005).all()
+    assert exp.space.is_feasible(pts).all()
+    assert len(np.unique(pts, axis=0)) == 10
+
+
+# ------------------------------------------------ the acquisition optimizer
+def fitted_acquisition(exp: Experiment, n: int = 6):
+    """qLogNEI on an exact GP fitted to ``n`` design points of ``exp``."""
+    space = exp.space
+    X = torch.as_tensor(Strategy(exp, seed=0, device=torch.device("cpu")).sobol(0, n))
+    Y = -((X - 0.3) ** 2).sum(dim=-1, keepdim=True)
+    bounds = torch.stack([torch.zeros(space.dim), torch.ones(space.dim)]).to(X)
+    model = ExactGP().fit(X, Y, FitSpec(bounds=bounds, cat_dims=tuple(space.cat_dims), seed=0))
+    return qLogNoisyExpectedImprovement(model, X_baseline=X, prune_baseline=True)
+
+
+@pytest.mark.parametrize("integer", [False, True], ids=["continuous", "mixed"])
+def test_acquisition_candidates_satisfy_equality_and_inequality_constraints(
+    fast_options, integer: bool
+) -> None:
+    exp = mixture(6, "a - b <= 0.1", *(["k + 4*a <= 3"] if integer else []), integer=integer)
+    torch.manual_seed(0)
+    X, value = optimize(
+        fitted_acquisition(exp), exp.space, 2, fast_options, device=torch.device("cpu")
+    )
+    assert X.shape == (2, exp.space.dim)
+    assert torch.isfinite(value).all()
+    for u in X.numpy():
+        params = exp.space.decode(u)
+        assert_mixture(params)
+        assert params["a"] - params["b"] <= 0.1 + 1e-6
+        assert exp.space.validate(params) == params
+
+
+@pytest.mark.parametrize(
+    "exp, fixed",
+    [
+        (constrained(4), {"x1": 0.75}),
+        (mixture(), {"a": 0.2}),
+        (mixture(6, "k + 4*a <= 3", integer=True), {"k": 2}),
+    ],
+    ids=["inequality", "mixture", "mixed-integer-context"],
+)
+def test_optimize_with_a_context_keeps_the_fixed_column(
+    fast_options, exp: Experiment, fixed: dict
+) -> None:
+    columns = exp.space.fixed_columns(fixed)
+    torch.manual_seed(0)
+    X, _ = optimize(
+        fitted_acquisition(exp),
+        exp.space,
+        2,
+        fast_options,
+        device=torch.device("cpu"),
+        fixed=columns,
+    )
+    for i, v in columns.items():
+        assert (X[:, i] == v).all()
+    for u in X.numpy():
+        params = exp.space.decode(u)
+        assert {k: params[k] for k in fixed} == fixed
+        assert exp.space.validate(params) == params
+
+
+def test_a_mixture_run_keeps_every_trial_on_the_simplex(open_optimizer) -> None:
+    exp = mixture(4)
+    opt = open_optimizer(exp)
+    trials = run_steps(opt, lambda p: (p["a"] - 0.6) ** 2 + (p["b"] - 0.1) ** 2, 6)
+    assert [t.generator for t in trials] == ["sobol"] * 4 + ["gp+qLogNEI"] * 2
+    for t in trials:
+        assert_mixture(t.params)

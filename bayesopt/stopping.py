@@ -1,0 +1,227 @@
+"""Stopping rules: end a run before its budget when going on is not worth it.
+
+An experiment lists its rules (``Experiment(stopping=[...])``); before each new
+suggestion the loop asks :meth:`bayesopt.Optimizer.should_stop`, which reads the
+store, applies the rules in order, and records the first that fires with its
+reason (shown by ``bayesopt status``, logged to MLflow).
+
+Three rules:
+
+- :class:`TargetValue`: the best feasible value reached a target.
+- :class:`NoImprovement`: the best feasible value (the hypervolume, with several
+  objectives) did not improve by more than a tolerance over the last ``k``
+  completed trials.
+- :class:`LowExpectedImprovement`: the model no longer expects to improve. At
+  each model-based decision the acquisition optimizer finds the largest (noisy,
+  log-) expected improvement over the whole space; divided by the range of the
+  observed values (by the current hypervolume, with several objectives) it is
+  stored with the trial as ``ei_rel``. The rule fires when ``ei_rel`` stayed
+  below a threshold for ``k`` consecutive decisions. Where Optuna's Terminator
+  bounds the regret by the gap between upper and lower confidence bounds and
+  compares it with an error scale it estimates separately, this rule uses the
+  expected improvement that the deciding acquisition computes anyway: it costs
+  no extra fit or optimization, it reads in the objective's own units relative
+  to what was observed, and it asks for ``k`` decisions in a row so that one
+  flat step of the model does not end a run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from bayesopt.errors import InvalidExperimentError, describe
+
+if TYPE_CHECKING:
+    from bayesopt.experiment import Experiment
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the rules read: the run's progress, in the order trials completed.
+
+    Attributes:
+        best: After each completed trial, the best feasible objective value so far
+            (``None`` while no trial is feasible); with several objectives, the
+            hypervolume of the feasible Pareto front so far.
+        ei_rel: The relative expected improvement recorded with each model-based
+            decision, in the order the decisions were made.
+        minimize: Whether a smaller ``best`` is better (single objective, minimized).
+        multi_objective: Whether ``best`` holds hypervolumes.
+        last_trial: Id of the latest completed trial, if any.
+        n_finished: Completed and failed trials.
+    """
+
+    best: Sequence[float | None]
+    ei_rel: Sequence[float]
+    minimize: bool
+    multi_objective: bool
+    last_trial: int | None
+    n_finished: int
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a run stopped early: the rule, a sentence, and when."""
+
+    rule: str
+    reason: str
+    n_finished: int
+    last_trial: int | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@runtime_checkable
+class StoppingRule(Protocol):
+    """A condition on the run's progress; ``check`` returns the reason to stop, or ``None``."""
+
+    name: str
+
+    def validate(self, experiment: Experiment) -> None: ...
+
+    def check(self, progress: Progress) -> tuple[str, dict[str, Any]] | None: ...
+
+
+def _number(rule: str, field_name: str, value: object, *, positive: bool = False) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(float(value)) or (positive and float(value) < 0):  # type: ignore[arg-type]
+        raise InvalidExperimentError(
+            f"stopping {rule}: {field_name}={describe(value)}; expected a finite "
+            + ("non-negative number" if positive else "number")
+        )
+    return float(value)  # type: ignore[arg-type]
+
+
+def _count(rule: str, field_name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidExperimentError(
+            f"stopping {rule}: {field_name}={describe(value)}; expected an integer >= 1"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class TargetValue:
+    """Stop once the best feasible value reaches ``value`` (at or below it when the
+    objective is minimized, at or above it when maximized). One objective only."""
+
+    value: float
+    name: str = field(default="target", init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", _number("TargetValue", "value", self.value))
+
+    def validate(self, experiment: Experiment) -> None:
+        if len(experiment.objectives) > 1:
+            raise InvalidExperimentError(
+                "stopping TargetValue: the experiment has several objectives, so there is no "
+                "single value to reach; use NoImprovement or LowExpectedImprovement, which "
+                "follow the hypervolume"
+            )
+
+    def check(self, progress: Progress) -> tuple[str, dict[str, Any]] | None:
+        best = next((b for b in reversed(progress.best) if b is not None), None)
+        if best is None:
+            return None
+        reached = best <= self.value if progress.minimize else best >= self.value
+        if not reached:
+            return None
+        word = "at or below" if progress.minimize else "at or above"
+        return (
+            f"target reached: best value {best:.6g} is {word} the target {self.value:g}",
+            {"best": best, "target": self.value},
+        )
+
+
+@dataclass(frozen=True)
+class NoImprovement:
+    """Stop when the last ``trials`` completed trials improved the best feasible value
+    (the hypervolume, with several objectives) by no more than ``tolerance``, in the
+    objective's units."""
+
+    trials: int = 10
+    tolerance: float = 0.0
+    name: str = field(default="no_improvement", init=False)
+
+    def __post_init__(self) -> None:
+        _count("NoImprovement", "trials", self.trials)
+        object.__setattr__(
+            self, "tolerance", _number("NoImprovement", "tolerance", self.tolerance, positive=True)
+        )
+
+    def validate(self, experiment: Experiment) -> None:
+        return None
+
+    def check(self, progress: Progress) -> tuple[str, dict[str, Any]] | None:
+        best = list(progress.best)
+        if len(best) <= self.trials or best[-self.trials - 1] is None:
+            return None
+        before, now = best[-self.trials - 1], best[-1]
+        assert before is not None and now is not None
+        gain = (before - now) if progress.minimize else (now - before)
+        if gain > self.tolerance:
+            return None
+        what = "hypervolume" if progress.multi_objective else "best value"
+        return (
+            f"no improvement: the {what} changed by {gain:.3g} (at most {self.tolerance:g}) "
+            f"over the last {self.trials} completed trials, from {before:.6g} to {now:.6g}",
+            {"gain": gain, "trials": self.trials, "tolerance": self.tolerance},
+        )
+
+
+@dataclass(frozen=True)
+class LowExpectedImprovement:
+    """Stop when the largest expected improvement the model sees, relative to the
+    observed range (to the hypervolume, with several objectives), stayed below
+    ``threshold`` for ``trials`` consecutive model-based decisions.
+
+    Needs an improvement-based acquisition (``qLogNEI``, ``qLogEI``, ``qLogNEHVI``).
+    """
+
+    threshold: float = 1e-3
+    trials: int = 3
+    name: str = field(default="low_expected_improvement", init=False)
+
+    def __post_init__(self) -> None:
+        value = _number("LowExpectedImprovement", "threshold", self.threshold, positive=True)
+        object.__setattr__(self, "threshold", value)
+        _count("LowExpectedImprovement", "trials", self.trials)
+
+    def validate(self, experiment: Experiment) -> None:
+        if experiment.acquisition not in ("qLogNEI", "qLogEI", "qLogNEHVI"):
+            raise InvalidExperimentError(
+                f"stopping LowExpectedImprovement: acquisition {experiment.acquisition!r} does "
+                "not measure an expected improvement; use qLogNEI, qLogEI or qLogNEHVI"
+            )
+
+    def check(self, progress: Progress) -> tuple[str, dict[str, Any]] | None:
+        recent = list(progress.ei_rel)[-self.trials :]
+        if len(recent) < self.trials or max(recent) >= self.threshold:
+            return None
+        what = "hypervolume" if progress.multi_objective else "observed range"
+        return (
+            f"low expected improvement: the largest expected improvement the model saw was "
+            f"below {self.threshold:g} of the {what} for the last {self.trials} decisions "
+            f"(latest {recent[-1]:.3g})",
+            {"ei_rel": recent[-1], "threshold": self.threshold, "trials": self.trials},
+        )
+
+
+def first_stop(rules: Sequence[StoppingRule], progress: Progress) -> Stop | None:
+    """The first rule in ``rules`` that fires on ``progress``, as a :class:`Stop`."""
+    for rule in rules:
+        fired = rule.check(progress)
+        if fired is not None:
+            reason, details = fired
+            return Stop(rule.name, reason, progress.n_finished, progress.last_trial, details)
+    return None
+
+
+def describe_rules(rules: Sequence[StoppingRule]) -> str:
+    """The rules as one line, for MLflow params."""
+    return "; ".join(repr(r) for r in rules) or "none"
