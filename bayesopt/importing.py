@@ -81,6 +81,7 @@ BOOKKEEPING_COLUMNS = (
     "started_at",
     "finished_at",
     "heartbeat_at",
+    "feasible",
 )
 
 #: Suffix of a column holding the standard error of the outcome it is named after.

@@ -319,3 +319,25 @@ def test_no_improvement_follows_the_hypervolume(open_optimizer) -> None:
         opt.observe(t, {"f0": 1.0, "f1": 1.0})
     stop = opt.should_stop()
     assert stop is not None and "hypervolume" in stop.reason
+
+
+# ---------------------------------------------------------------- imported history
+def test_an_exported_campaign_imports_into_a_fresh_store(open_optimizer, tmp_path) -> None:
+    exp = Experiment(
+        name="export",
+        parameters=XY,
+        objectives=[Objective("f")],
+        constraints=["c <= 0.5"],
+        initial_trials=3,
+    )
+    first = open_optimizer(exp)
+    for _ in range(4):
+        (t,) = first.suggest(1)
+        first.observe(t, {"f": (t.params["x"], 0.02), "c": t.params["y"]})
+    path = tmp_path / "trials.csv"
+    first.trials().to_csv(path, index=False)
+    fresh = open_optimizer(exp, storage=f"sqlite:///{tmp_path / 'fresh.db'}")
+    imported = fresh.import_trials(path)
+    assert [t.values for t in imported] == [t.values for t in first.all_trials()]
+    assert all(t.sems == {"f": 0.02} for t in imported)
+    assert fresh.best().id == first.best().id
