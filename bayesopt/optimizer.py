@@ -360,7 +360,7 @@ class Optimizer:
         return requeued
 
     # ------------------------------------------------------------- predicting
-    def fitted(self) -> FittedSurrogate:
+    def fitted(self, outcome: str | None = None) -> FittedSurrogate:
         """The surrogate behind the latest decision, fitted to every completed trial.
 
         The surrogate is the one recorded with the latest model-based trial (for
@@ -368,16 +368,25 @@ class Optimizer:
         that decision is reused when no trial has completed since; otherwise the
         surrogate is fitted again, seeded, on what the store holds now.
 
+        Args:
+            outcome: Which modelled outcome (an objective or a constrained outcome);
+                the first objective by default.
+
         Raises:
             TrialStateError: fewer than 2 completed trials.
+            KeyError: ``outcome`` is not modelled by this experiment.
         """
+        names = self.experiment.modelled_outcomes
+        target = outcome or names[0]
+        if target not in names:
+            raise KeyError(f"outcome: {target!r} is not modelled; modelled outcomes are {names}")
         history = self._history(self.store.trials(self._record.id))
         if len(history.Y) < 2:
             raise TrialStateError(
                 f"predict: experiment '{self.experiment.name}' has {len(history.Y)} completed "
                 "trial(s); a surrogate needs at least 2"
             )
-        last = self.strategy.last_fit
+        last = self.strategy.last_fits.get(target)
         if last is not None and last.n_train == len(history.Y):
             return last
         name = self.experiment.surrogate
@@ -387,23 +396,30 @@ class Optimizer:
                 name = used
                 break
         surrogate, _, choice = name.partition(":")
-        fitted = self.strategy.fit(history, choice or surrogate)
-        self.strategy.last_fit = fitted
+        fitted = self.strategy.fit(history, choice or surrogate, outcome=target)
+        self.strategy.last_fits[target] = fitted
+        if target == names[0]:
+            self.strategy.last_fit = fitted
         return fitted
 
     def predict(self, points: Points) -> pd.DataFrame:
-        """Posterior mean and 95% predictive interval of the objective at ``points``.
+        """Posterior mean and 95% predictive interval of every modelled outcome at ``points``.
 
         Args:
             points: A dict of parameter values, a list of them, or a DataFrame with
                 one column per parameter (other columns are ignored).
 
         Returns:
-            One row per point: the parameters, ``<objective>_mean``, ``<objective>_lower``
-            and ``<objective>_upper``, in the units the objective is measured in, from
-            the surrogate behind the latest decision (see :meth:`fitted`).
+            One row per point: the parameters, then for each objective and constrained
+            outcome ``<name>_mean``, ``<name>_lower`` and ``<name>_upper``, in the
+            units it is measured in, from the surrogate behind the latest decision
+            (see :meth:`fitted`).
         """
-        return self.fitted().predict(points)
+        df = self.fitted().predict(points)
+        for name in self.experiment.modelled_outcomes[1:]:
+            other = self.fitted(name).predict(points)
+            df = pd.concat([df, other[[f"{name}_mean", f"{name}_lower", f"{name}_upper"]]], axis=1)
+        return df
 
     # --------------------------------------------------------------- reading
     def get(self, trial: TrialRef) -> Trial:

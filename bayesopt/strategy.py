@@ -107,6 +107,8 @@ class Strategy:
     options: AcquisitionOptions = field(default_factory=AcquisitionOptions)
     #: The fit behind the latest model-based decision made by this object.
     last_fit: FittedSurrogate | None = field(default=None, init=False, repr=False)
+    #: Every outcome's fit behind that decision, by outcome name.
+    last_fits: dict[str, FittedSurrogate] = field(default_factory=dict, init=False, repr=False)
 
     # ------------------------------------------------------------------ Sobol
     def sobol(self, start: int, n: int, *, fixed: Mapping[int, float] | None = None) -> np.ndarray:
@@ -381,6 +383,7 @@ class Strategy:
         exp = self.experiment
         fits = self._fit_all(history)
         self.last_fit = fits[0]
+        self.last_fits = dict(zip(exp.modelled_outcomes, fits, strict=True))
         kw: dict[str, Any] = {"device": self.device, "dtype": DTYPE}
         train_X = torch.as_tensor(history.X, **kw)
         signs = torch.tensor([self.outcome_sign(name) for name in exp.modelled_outcomes], **kw)

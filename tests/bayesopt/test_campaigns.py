@@ -127,6 +127,12 @@ def test_outcome_constraints_keep_the_best_feasible(open_optimizer) -> None:
     assert best.params["x"] > 0.3  # pushed against the constraint, towards x = 0.5
     df = opt.trials()
     assert list(df["feasible"]) == [t.values["c"] <= 0.5 for t in opt.all_trials()]  # type: ignore[index]
+    pred = opt.predict({"x": 0.45, "y": 0.0})
+    assert list(pred.columns[2:]) == [f"{n}_{k}" for n in "fc" for k in ("mean", "lower", "upper")]
+    assert pred["c_lower"].iloc[0] < 0.45 < pred["c_upper"].iloc[0]
+    assert opt.fitted("c") is opt.fitted("c")  # reused until a trial completes
+    with pytest.raises(KeyError, match="'zz' is not modelled"):
+        opt.fitted("zz")
 
 
 def test_no_feasible_trial_yet_is_said(open_optimizer) -> None:
