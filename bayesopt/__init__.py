@@ -3,6 +3,7 @@
 The core never imports Prefect or MLflow; ``flows`` composes it into runs.
 """
 
+from bayesopt.constraints import OutcomeConstraint, parse_constraint
 from bayesopt.errors import (
     BayesoptError,
     EvaluationTimeoutError,
@@ -13,7 +14,6 @@ from bayesopt.errors import (
     StorageError,
     TrialStateError,
 )
-from bayesopt.constraints import OutcomeConstraint, parse_constraint
 from bayesopt.evaluation import evaluate_point
 from bayesopt.experiment import Experiment, Objective
 from bayesopt.optimizer import Optimizer
