@@ -79,6 +79,7 @@ def _print_stop(stop: dict[str, Any]) -> None:
         f"{stop['reason']}",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -141,6 +141,9 @@ class RunTracker:
             # (cv_rmse, cv_r2, cv_nlpd, cv_picp, cv_mpiw), MCMC diagnostics, auto's NLPDs.
             if key not in _NOT_METRICS and _is_number(value):
                 self._metrics.append(Metric(key, float(value), now, step))
+        for name, value in (trial.metadata.get("fixed") or {}).items():  # the context
+            if _is_number(value):
+                self._metrics.append(Metric(f"context.{name}", float(value), now, step))
         for key in ("fallback", "auto_reason", "cv_error"):
             if key in trial.metadata:
                 self.client.set_tag(

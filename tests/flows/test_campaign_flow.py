@@ -38,7 +38,7 @@ def test_the_reactor_campaign_through_the_flow(tmp_path: Path) -> None:
     assert trials[-1].generator == "gp+qLogNEHVI"
     front = opt.pareto()
     assert front and all(t.values["purity"] >= 0.9 for t in front)  # type: ignore[index]
-    assert summary["n_completed"] == 12
+    assert summary["n_completed"] == 12 and summary["pareto_trials"] == [t.id for t in front]
 
     client = MlflowClient(tracking)
     (run,) = client.search_runs([client.get_experiment_by_name("reactor").experiment_id])
