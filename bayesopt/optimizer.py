@@ -528,6 +528,7 @@ class Optimizer:
             multi_objective=exp.is_multi_objective,
             last_trial=done[-1].id if done else None,
             n_finished=sum(t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED) for t in trials),
+            n_design=min(exp.n_initial, len(done)),
         )
 
     def should_stop(self) -> Stop | None:

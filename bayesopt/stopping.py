@@ -52,6 +52,9 @@ class Progress:
         multi_objective: Whether ``best`` holds hypervolumes.
         last_trial: Id of the latest completed trial, if any.
         n_finished: Completed and failed trials.
+        n_design: How many of the first completed trials the initial (space-filling)
+            design accounts for; rules that look for a lack of progress start
+            counting after them, since a design is not meant to improve.
     """
 
     best: Sequence[float | None]
@@ -60,6 +63,7 @@ class Progress:
     multi_objective: bool
     last_trial: int | None
     n_finished: int
+    n_design: int = 0
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,8 @@ class TargetValue:
 class NoImprovement:
     """Stop when the last ``trials`` completed trials improved the best feasible value
     (the hypervolume, with several objectives) by no more than ``tolerance``, in the
-    objective's units."""
+    objective's units. The window starts after the initial design: the trials of a
+    space-filling design are not meant to improve, so they never count towards it."""
 
     trials: int = 10
     tolerance: float = 0.0
@@ -159,7 +164,8 @@ class NoImprovement:
 
     def check(self, progress: Progress) -> tuple[str, dict[str, Any]] | None:
         best = list(progress.best)
-        if len(best) <= self.trials or best[-self.trials - 1] is None:
+        start = max(progress.n_design, 1) - 1  # the best value right after the design
+        if len(best) - 1 - self.trials < start or best[-self.trials - 1] is None:
             return None
         before, now = best[-self.trials - 1], best[-1]
         assert before is not None and now is not None

@@ -284,13 +284,14 @@ def test_no_improvement_stops_a_flat_run(open_optimizer) -> None:
     )
     opt = open_optimizer(exp)
     stops = []
-    for _ in range(6):
+    for _ in range(8):
         stops.append(opt.should_stop())
         (t,) = opt.suggest(1)
         opt.observe(t, {"f": 1.0})
-    assert stops[:5] == [None] * 5
-    assert stops[5] is not None and stops[5].rule == "no_improvement"
-    assert "over the last 4 completed trials" in stops[5].reason
+    # The 3 design trials do not count: the window starts at the best value after them.
+    assert stops[:7] == [None] * 7
+    assert stops[7] is not None and stops[7].rule == "no_improvement"
+    assert "over the last 4 completed trials" in stops[7].reason
 
 
 def test_low_expected_improvement_reads_the_decisions(open_optimizer) -> None:
@@ -323,6 +324,9 @@ def test_no_improvement_follows_the_hypervolume(open_optimizer) -> None:
     for _ in range(5):
         (t,) = opt.suggest(1)
         opt.observe(t, {"f0": 1.0, "f1": 1.0})
+    assert opt.should_stop() is None  # 3 design trials + 2: the window is not full yet
+    (t,) = opt.suggest(1)
+    opt.observe(t, {"f0": 1.0, "f1": 1.0})
     stop = opt.should_stop()
     assert stop is not None and "hypervolume" in stop.reason
 
