@@ -17,15 +17,25 @@ from bayesopt.errors import (
 from bayesopt.evaluation import evaluate_point
 from bayesopt.experiment import Experiment, Objective
 from bayesopt.optimizer import Optimizer
-from bayesopt.space import Choice, Fixed, Float, Int, LinearConstraint, Space
-from bayesopt.stopping import LowExpectedImprovement, NoImprovement, Stop, TargetValue
+from bayesopt.space import Choice, Fidelity, Fixed, Float, Int, LinearConstraint, Space
+from bayesopt.steps import BO, Ax, Sobol, TrustRegion
+from bayesopt.stopping import (
+    LowExpectedImprovement,
+    LowIntegratedVariance,
+    NoImprovement,
+    Stop,
+    TargetValue,
+)
 from bayesopt.trial import Trial, TrialStatus
 
 __all__ = [
+    "BO",
+    "Ax",
     "BayesoptError",
     "Choice",
     "EvaluationTimeoutError",
     "Experiment",
+    "Fidelity",
     "Fixed",
     "Float",
     "Int",
@@ -35,10 +45,12 @@ __all__ = [
     "InvalidSpaceError",
     "LinearConstraint",
     "LowExpectedImprovement",
+    "LowIntegratedVariance",
     "NoImprovement",
     "Objective",
     "Optimizer",
     "OutcomeConstraint",
+    "Sobol",
     "Space",
     "Stop",
     "StorageError",
@@ -46,6 +58,7 @@ __all__ = [
     "Trial",
     "TrialStateError",
     "TrialStatus",
+    "TrustRegion",
     "evaluate_point",
     "parse_constraint",
 ]

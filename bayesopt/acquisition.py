@@ -165,6 +165,7 @@ def optimize(
     *,
     device: torch.device,
     fixed: Mapping[int, float] | None = None,
+    bounds: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Maximize ``acqf`` over the encoded space for a batch of ``q`` points.
 
@@ -179,12 +180,21 @@ def optimize(
             see :meth:`Space.fixed_columns`), passed as BoTorch's ``fixed_features``;
             their terms are moved into the right-hand side of the constraints, so the
             starting points sampled for the free columns satisfy them.
+        bounds: A ``2 x d`` box inside the unit cube to search in (a trust region);
+            the whole cube when ``None``.
 
     Returns:
         A ``q x d``-dim tensor of candidates and their acquisition value(s).
     """
     d = space.dim
-    bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(device=device, dtype=torch.float64)
+    if bounds is None:
+        bounds = torch.stack([torch.zeros(d), torch.ones(d)])
+    bounds = bounds.to(device=device, dtype=torch.float64)
+    if fixed:  # the box must hold the fixed values
+        bounds = bounds.clone()
+        for i, v in fixed.items():
+            bounds[0, i] = min(float(bounds[0, i]), v)
+            bounds[1, i] = max(float(bounds[1, i]), v)
     inequalities = _on_device(space.botorch_inequalities(fixed), device)
     equalities = _on_device(space.botorch_equalities(fixed), device)
     discrete, categorical = space.discrete_dims, space.cat_dims

@@ -23,6 +23,7 @@ import numpy as np
 from bayesopt.constraints import OutcomeConstraint, parse_constraint
 from bayesopt.errors import InvalidExperimentError, InvalidOutcomeError, describe
 from bayesopt.space import LinearConstraint, Parameter, Space
+from bayesopt.steps import describe_strategy
 from bayesopt.stopping import StoppingRule
 
 #: Acquisition functions for one objective, by name.
@@ -34,6 +35,11 @@ ACQUISITIONS = SINGLE_ACQUISITIONS + MULTI_ACQUISITIONS
 #: Above this many objectives the default is qLogNParEGO: the hypervolume's cost grows
 #: quickly with the number of objectives.
 MAX_EHVI_OBJECTIVES = 3
+#: Acquisitions of the learning goals (see ``bayesopt.active``): the negative integrated
+#: posterior variance (``goal="learn"``) and the targeted variance around a level.
+LEARN_ACQUISITIONS = ("qNIPV", "level")
+#: What an experiment is for: ``"optimize"``, ``"learn"`` or ``("level", outcome, value)``.
+Goal = str | tuple[str, str, float]
 
 Constraint = LinearConstraint | OutcomeConstraint | str
 #: One measured outcome: a value, or a ``(mean, sem)`` pair with its standard error.
@@ -190,6 +196,24 @@ class Experiment:
         retry_delay: Seconds before the first retry; doubles on each further one.
         storage: Default SQLAlchemy URL of the trial store for the CLI.
         seed: Seed of the Sobol design and the model fits.
+        strategy: How points are chosen, as an ordered list of steps such as
+            ``[Sobol(n=8), BO(), TrustRegion(after_stall=10)]`` (see
+            ``bayesopt.steps``), or ``"ax"`` for Ax's own strategy. ``None``: a Sobol
+            design, then ``BO()``; a ``TrustRegion()`` from 20 dimensions on.
+        cost: With a ``Fidelity`` parameter, what an evaluation costs: a function of the
+            fidelity value returning a cost > 0; ``"measured"``, a line
+            ``seconds = a + b * fidelity`` fitted to the evaluation times of completed
+            trials; or ``None``, the affine ``target / 4 + fidelity`` (BoTorch's
+            ``AffineFidelityCostModel`` with a fixed cost of 1/5 of the target's). See
+            ``bayesopt.fidelity``.
+        goal: ``"optimize"`` (the default): find the best point. ``"learn"``: learn the
+            response everywhere (acquisition ``"qNIPV"``); ``("level", outcome, value)``:
+            learn where ``outcome`` lies above ``value`` (acquisition ``"level"``). With a
+            learning goal the objectives name the outcomes that are modelled (``minimize``
+            does not matter); see ``bayesopt.active``.
+        holdout: A held-out test set (a DataFrame, or the path of a CSV file) with a
+            column per parameter and per modelled outcome; every decision records the
+            model's ``holdout_rmse``, ``holdout_nlpd`` and ``holdout_picp`` on it.
 
     Example:
         >>> from bayesopt import Experiment, Float, Objective
@@ -218,10 +242,16 @@ class Experiment:
     retry_delay: float = 1.0
     storage: str | None = None
     seed: int | None = None
+    strategy: Any = None
+    cost: Callable[[float], float] | str | None = None
+    goal: Goal = "optimize"
+    holdout: Any = field(default=None, compare=False)
     space: Space = field(init=False, repr=False, compare=False)
     outcome_constraints: tuple[OutcomeConstraint, ...] = field(
         init=False, repr=False, compare=False
     )
+    #: The checked test set of ``holdout`` (a ``bayesopt.active.Holdout``), or ``None``.
+    holdout_data: Any = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
@@ -254,15 +284,21 @@ class Experiment:
                     + (" or None" if key == "timeout" else "")
                 )
         self._check_surrogate()
+        self._check_fidelity()
         _positive_int("cv_folds", self.cv_folds, minimum=0)
         if self.cv_folds == 1:
             raise InvalidExperimentError("cv_folds: got 1; expected 0 (off) or at least 2")
+        self._check_goal()
         self._check_acquisition()
         if self.seed is not None:
             _positive_int("seed", self.seed, minimum=0)
         if self.evaluate is not None:
             self._check_evaluate(self.evaluate)
         self._check_stopping()
+        from bayesopt.steps import resolve_strategy
+
+        object.__setattr__(self, "_default_strategy", self.strategy is None)
+        object.__setattr__(self, "strategy", resolve_strategy(self, self.strategy))
 
     def _split_constraints(
         self,
@@ -343,6 +379,9 @@ class Experiment:
                 )
 
     def _check_acquisition(self) -> None:
+        if self.learns:
+            self._check_learning_acquisition()
+            return
         multi = len(self.objectives) > 1
         if self.acquisition is None:
             default = "qLogNEI"
@@ -367,6 +406,107 @@ class Experiment:
                 f"surrogate: 'numpyro' models one outcome, and this experiment models "
                 f"{list(self.modelled_outcomes)}; use 'gp' or another surrogate"
             )
+
+    def _check_goal(self) -> None:
+        """The goal, normalized to ``"optimize"``, ``"learn"`` or ``("level", name, value)``;
+        then what a learning goal needs, and the holdout."""
+        goal = self.goal
+        expected = (
+            "expected 'optimize' (the default), 'learn', or ('level', outcome, value) such as "
+            "('level', 'purity', 0.95)"
+        )
+        if isinstance(goal, list):
+            goal = tuple(goal)
+        if isinstance(goal, tuple):
+            if len(goal) != 3 or goal[0] != "level" or not isinstance(goal[1], str):
+                raise InvalidExperimentError(f"goal: got {describe(self.goal)}; {expected}")
+            names = [o.name for o in self.objectives]
+            if goal[1] not in names:
+                raise InvalidExperimentError(
+                    f"goal: {describe(self.goal)} names the outcome '{goal[1]}', which is not "
+                    f"among the objectives {names}; with goal 'level' the objectives name the "
+                    "outcomes that are modelled, so add it to them"
+                )
+            if not _is_number(goal[2]) or not math.isfinite(float(goal[2])):
+                raise InvalidExperimentError(
+                    f"goal: {describe(self.goal)} has the level {describe(goal[2])}; expected a "
+                    f"finite number, the value of '{goal[1]}' whose crossing is to be learned"
+                )
+            goal = ("level", goal[1], float(goal[2]))
+        elif goal not in ("optimize", "learn"):
+            raise InvalidExperimentError(f"goal: got {describe(self.goal)}; {expected}")
+        object.__setattr__(self, "goal", goal)
+        if self.learns:
+            what = "learn" if goal == "learn" else "level"
+            if self.outcome_constraints:
+                raise InvalidExperimentError(
+                    f"constraints: {[str(c) for c in self.outcome_constraints]} constrain "
+                    f"outcomes, which goal '{what}' does not optimize; list the outcome among "
+                    "the objectives to model it, or use goal 'optimize'"
+                )
+            if self.surrogate not in ("gp", "saas"):
+                raise InvalidExperimentError(
+                    f"surrogate: got {describe(self.surrogate)}; goal '{what}' reads the "
+                    "posterior covariance of a Gaussian process, so valid names are "
+                    "['gp', 'saas']"
+                )
+            if getattr(self.space, "fidelity", None) is not None:
+                raise InvalidExperimentError(
+                    f"goal: got {describe(self.goal)}; an experiment with a Fidelity parameter "
+                    "optimizes its target fidelity; use goal 'optimize'"
+                )
+        self._check_holdout()
+
+    def _check_holdout(self) -> None:
+        if self.holdout is None:
+            object.__setattr__(self, "holdout_data", None)
+            return
+        from bayesopt.active import read_holdout
+
+        data = read_holdout(self, self.holdout, error=InvalidExperimentError)
+        object.__setattr__(self, "holdout_data", data)
+
+    def _check_learning_acquisition(self) -> None:
+        """A learning goal's acquisition: ``"qNIPV"`` (learn), ``"level"`` (level), or
+        ``"qNIPV"`` for a level too (learn everywhere); improvement ones are refused."""
+        level = self.level is not None
+        if self.acquisition is None:
+            object.__setattr__(self, "acquisition", "level" if level else "qNIPV")
+        valid = ["level", "qNIPV"] if level else ["qNIPV"]
+        if self.acquisition not in valid:
+            what = "level" if level else "learn"
+            kind = (
+                ", an improvement acquisition, but"
+                if self.acquisition in ("qLogNEI", "qLogEI", "qLogNEHVI", "qLogNParEGO")
+                else ";"
+            )
+            raise InvalidExperimentError(
+                f"acquisition: got {describe(self.acquisition)}{kind} goal '{what}' learns "
+                f"{'where an outcome crosses a level' if level else 'the response everywhere'} "
+                f"rather than improving it; valid names with goal '{what}' are {valid} "
+                f"(default {valid[0]!r})"
+            )
+
+    @property
+    def learns(self) -> bool:
+        """Whether the goal is to learn (``"learn"`` or a level), not to optimize."""
+        return self.goal != "optimize"
+
+    @property
+    def level(self) -> tuple[str, float] | None:
+        """``(outcome, value)`` of a level goal, else ``None``."""
+        if isinstance(self.goal, tuple):
+            return str(self.goal[1]), float(self.goal[2])
+        return None
+
+    def _learning_settings(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        level = self.level
+        if self.learns:
+            out["goal"] = "learn" if level is None else f"level: {level[0]} >= {level[1]:g}"
+        if self.holdout_data is not None:
+            out["holdout"] = f"{self.holdout_data.source} ({len(self.holdout_data)} rows)"
+        return out
 
     def _check_stopping(self) -> None:
         rules = self.stopping
@@ -411,6 +551,19 @@ class Experiment:
                 else f"surrogate_options of '{self.surrogate}': {exc}"
             ) from None
         object.__setattr__(self, "surrogate_options", dict(options))
+
+    def _check_fidelity(self) -> None:
+        """The cost of a fidelity experiment, and a surrogate that models fidelities."""
+        from bayesopt.fidelity import check_cost
+
+        check_cost(self.cost, self.space)
+        fidelity = self.space.fidelity
+        if fidelity is not None and self.surrogate != "gp":
+            raise InvalidExperimentError(
+                f"surrogate: got {describe(self.surrogate)}, but the Fidelity parameter "
+                f"'{fidelity.name}' is modelled by the multi-fidelity GP; valid: 'gp' (the "
+                "default), or make it a Float parameter to use another surrogate"
+            )
 
     def _check_objectives(self) -> None:
         objectives = self.objectives
@@ -492,14 +645,26 @@ class Experiment:
 
     @property
     def n_initial(self) -> int:
-        """Size of the Sobol design: ``initial_trials``, or ``max(5, 2 d)``."""
+        """Size of the Sobol design: the strategy's ``Sobol(n)``, else ``initial_trials``,
+        else ``max(5, 2 d)``."""
+        steps = self.__dict__.get("strategy")
+        if isinstance(steps, tuple) and steps and getattr(steps[0], "name", "") == "sobol":
+            if steps[0].n is not None:
+                return int(steps[0].n)
+        elif isinstance(steps, tuple) and steps:
+            return 0
         if self.initial_trials is not None:
             return self.initial_trials
         return max(5, 2 * self.space.dim)
 
     def replace(self, **changes: Any) -> Experiment:
-        """A copy with some settings changed (validated again); ``None`` values are ignored."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with some settings changed (validated again); ``None`` values are ignored.
+
+        A default strategy is built again for the copy (its design size may change)."""
+        kwargs = {k: v for k, v in changes.items() if v is not None}
+        if self.__dict__.get("_default_strategy") and "strategy" not in kwargs:
+            kwargs["strategy"] = None
+        return dataclasses.replace(self, **kwargs)
 
     def definition(self) -> dict[str, Any]:
         """What identifies the experiment in a store: space and objectives."""
@@ -539,6 +704,20 @@ class Experiment:
             **self._objective_settings(),
             "constraints": "; ".join(str(c) for c in self.constraints) or "none",
             "stopping": "; ".join(repr(r) for r in self.stopping) or "none",
+            "strategy": describe_strategy(self.strategy),
+            **self._fidelity_settings(),
+            **self._learning_settings(),
+        }
+
+    def _fidelity_settings(self) -> dict[str, Any]:
+        fidelity = self.space.fidelity
+        if fidelity is None:
+            return {}
+        cost = self.cost if isinstance(self.cost, str) or self.cost is None else _label(self.cost)
+        return {
+            "fidelity": f"{fidelity.name} in [{fidelity.low:g}, {fidelity.high:g}], "
+            f"target {fidelity.target:g}",
+            "cost": cost or f"default: {fidelity.target / 4:g} + {fidelity.name}",
         }
 
     def check_values(self, raw: object) -> dict[str, float]:

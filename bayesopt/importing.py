@@ -61,7 +61,7 @@ import pandas as pd
 
 from bayesopt.errors import InvalidImportError, InvalidOutcomeError, InvalidSpaceError, describe
 from bayesopt.experiment import Experiment, _returned_keys
-from bayesopt.space import Choice, ChoiceValue, Fixed, Float, Int, Parameter
+from bayesopt.space import Choice, ChoiceValue, Fidelity, Fixed, Float, Int, Parameter
 from bayesopt.trial import Trial, TrialStatus
 
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ logger = logging.getLogger("bayesopt")
 BOOKKEEPING_COLUMNS = (
     "id",
     "status",
+    "step",
     "generator",
     "failure_reason",
     "worker",
@@ -82,6 +83,8 @@ BOOKKEEPING_COLUMNS = (
     "finished_at",
     "heartbeat_at",
     "feasible",
+    "at_target",
+    "evaluation_cost",
 )
 
 #: Suffix of a column holding the standard error of the outcome it is named after.
@@ -458,8 +461,9 @@ def _params(experiment: Experiment, layout: _Layout, record: _Record) -> dict[st
 
 def _param_value(param: Parameter, cell: object) -> Any:
     """A cell as the parameter's value; ``InvalidSpaceError`` names what is wrong."""
-    if isinstance(param, Float | Int):
-        kind = "an integer" if isinstance(param, Int) else "a number"
+    if isinstance(param, Float | Int | Fidelity):
+        integer = isinstance(param, Int) or (isinstance(param, Fidelity) and param.integer)
+        kind = "an integer" if integer else "a number"
         number = _as_number(cell)
         if number is None:
             raise InvalidSpaceError(

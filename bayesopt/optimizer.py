@@ -24,9 +24,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bayesopt.active import Holdout, HoldoutSource, LevelEstimate, mc_size
+from bayesopt.active import holdout_scores as _holdout_scores
+from bayesopt.active import level_region as _level_region
+from bayesopt.active import mean_std as _mean_std
+from bayesopt.active import space_points as _space_points
 from bayesopt.device import resolve_device
 from bayesopt.errors import TrialStateError
 from bayesopt.experiment import Experiment, Observation
+from bayesopt.fidelity import at_target, record_costs, with_target
 from bayesopt.pareto import (
     feasible,
     hypervolume,
@@ -79,6 +85,8 @@ class Optimizer:
         self.seed = wanted if wanted is not None else self._record.seed
         self.device = resolve_device(device)
         self.strategy = Strategy(experiment, seed=self.seed, device=self.device)
+        #: The held-out test set (``Experiment(holdout=...)`` or :meth:`holdout`).
+        self.test_set: Holdout | None = experiment.holdout_data
 
     def __repr__(self) -> str:
         return f"Optimizer({self.experiment.name!r}, store={self.store!r}, seed={self.seed})"
@@ -124,6 +132,12 @@ class Optimizer:
                     candidates = self.strategy.generate(self._history(snapshot), n, fixed=context)
                 elif self.store.count(exp_id, conn=conn) != len(snapshot):
                     continue
+                if self.experiment.space.fidelity is not None:  # what each will cost
+                    metadata = [c.metadata for c in candidates]
+                    params = [c.params for c in candidates]
+                    record_costs(self.experiment, metadata, params, snapshot)
+                if self.test_set is not None:  # the deciding model's scores on it
+                    self._score_decision(candidates)
                 rows = [
                     {
                         "params": c.params,
@@ -161,6 +175,7 @@ class Optimizer:
             n_trials=sum(t.status != TrialStatus.ABANDONED for t in trials),
             n_sobol=sum(t.generator == "sobol" for t in trials),
             Yvar=sems**2 if not np.isnan(sems).all() else None,
+            records=tuple(trials),
         )
 
     # --------------------------------------------------------------- telling
@@ -249,7 +264,9 @@ class Optimizer:
             InvalidOutcomeError: the values are not usable.
         """
         point = self.experiment.space.validate(params)
-        row: dict[str, Any] = {"params": point, "generator": generator}
+        row: dict[str, Any] = {"params": point, "generator": generator, "metadata": {}}
+        if self.experiment.space.fidelity is not None:
+            record_costs(self.experiment, [row["metadata"]], [point], self.all_trials())
         status = TrialStatus.PENDING
         if values is not None:
             row["values"], sems = self.experiment.check_observation(values)
@@ -413,8 +430,10 @@ class Optimizer:
             One row per point: the parameters, then for each objective and constrained
             outcome ``<name>_mean``, ``<name>_lower`` and ``<name>_upper``, in the
             units it is measured in, from the surrogate behind the latest decision
-            (see :meth:`fitted`).
+            (see :meth:`fitted`). With a Fidelity parameter, points that leave it out
+            are predicted at its target.
         """
+        points = with_target(self.experiment.space, points)
         df = self.fitted().predict(points)
         for name in self.experiment.modelled_outcomes[1:]:
             other = self.fitted(name).predict(points)
@@ -437,9 +456,12 @@ class Optimizer:
     def best(self) -> Trial:
         """The feasible completed trial with the best objective value (the first one on ties).
 
+        With a Fidelity parameter only trials evaluated at its target count.
+
         Raises:
             TrialStateError: the experiment has several objectives (use :meth:`pareto`),
-                no trial is completed yet, or none satisfies the outcome constraints.
+                no trial is completed yet (at the target fidelity), or none satisfies the
+                outcome constraints.
         """
         exp = self.experiment
         if exp.is_multi_objective:
@@ -471,6 +493,17 @@ class Optimizer:
         done = [t for t in self.all_trials(TrialStatus.COMPLETED) if t.values]
         if not done:
             raise TrialStateError(f"{what}: experiment '{exp.name}' has no completed trial yet")
+        fidelity = exp.space.fidelity
+        if fidelity is not None:  # results count at the target fidelity only
+            cheaper = len(done)
+            done = [t for t in done if at_target(exp.space, t.params)]
+            if not done:
+                raise TrialStateError(
+                    f"{what}: none of the {cheaper} completed trials of '{exp.name}' was "
+                    f"evaluated at the target fidelity {fidelity.name}={fidelity.target!r} yet, "
+                    "and results count only there; run more trials, or attach one evaluated "
+                    "at the target"
+                )
         ok = feasible(exp, done)
         if not ok:
             worst = {
@@ -488,8 +521,126 @@ class Optimizer:
         reference point of :func:`bayesopt.pareto.reference_point`; 0 with no feasible trial."""
         exp = self.experiment
         done = feasible(exp, [t for t in self.all_trials(TrialStatus.COMPLETED) if t.values])
+        done = [t for t in done if at_target(exp.space, t.params)]
         Y = signed_objectives(exp, done)
         return hypervolume(Y, reference_point(exp, Y))
+
+    # -------------------------------------------------------------- learning
+    def holdout(self, source: HoldoutSource) -> Holdout:
+        """Keep a held-out test set in memory, to score the model on (replaces any other).
+
+        Every later decision records the deciding model's scores on it in the trial's
+        metadata (``holdout_rmse``, ``holdout_nlpd``, ``holdout_picp``; for a further
+        modelled outcome, with ``.<outcome>`` appended), and :meth:`holdout_scores`
+        scores the current model. ``Experiment(holdout=...)`` sets one for every run.
+
+        Args:
+            source: A DataFrame, or the path of a CSV file, with a column per tunable
+                parameter and per modelled outcome, one row per measured point. Rows
+                are checked as :meth:`import_trials` checks them (bounds, integers,
+                categories, constraints, finite outcomes); repeated points are kept.
+
+        Returns:
+            The checked test set.
+
+        Raises:
+            InvalidImportError: a column is missing or unknown, or a row does not fit;
+                the message names the row (and for a file its line) and the column.
+        """
+        from bayesopt.active import read_holdout
+
+        self.test_set = read_holdout(self.experiment, source)
+        return self.test_set
+
+    def holdout_scores(self, outcome: str | None = None) -> dict[str, float]:
+        """Scores of the current model (see :meth:`fitted`) on the held-out test set.
+
+        Args:
+            outcome: Which modelled outcome; the first objective by default.
+
+        Returns:
+            ``rmse``, ``nlpd`` (Gaussian, of the predictive distribution of a new
+            measurement), ``picp`` (share of the test values inside the central 95%
+            predictive interval) and ``n`` (test points), in the outcome's units.
+
+        Raises:
+            TrialStateError: no test set was given, or fewer than 2 trials completed.
+            KeyError: ``outcome`` is not modelled by this experiment.
+        """
+        if self.test_set is None:
+            raise TrialStateError(
+                f"holdout_scores: experiment '{self.experiment.name}' has no test set; give "
+                "one with Optimizer.holdout(df) or Experiment(holdout=...)"
+            )
+        fitted = self.fitted(outcome)
+        target = outcome or self.experiment.modelled_outcomes[0]
+        return _holdout_scores(_mean_std(fitted), self.test_set.X, self.test_set.values(target))
+
+    def _score_decision(self, candidates: list[Any]) -> None:
+        """Add the deciding model's scores on the test set to model-based candidates."""
+        test = self.test_set
+        fits = self.strategy.last_fits
+        if test is None or not fits:
+            return
+        made = [c for c in candidates if c.metadata.get("n_train") is not None]
+        first = self.experiment.modelled_outcomes[0]
+        scores: dict[str, float] = {}
+        for name, fit in fits.items():
+            if not made or fit.n_train != made[0].metadata["n_train"]:
+                return  # decided by another step's model
+            try:
+                found = _holdout_scores(_mean_std(fit), test.X, test.values(name))
+            except Exception as exc:  # a score must not stop a decision
+                logger.warning("holdout scores of '%s' failed: %s", name, exc)
+                continue
+            suffix = "" if name == first else f".{name}"
+            for key in ("rmse", "nlpd", "picp"):
+                scores[f"holdout_{key}{suffix}"] = round(found[key], 9)
+        for c in made:
+            c.metadata.update(scores)
+
+    def level_region(self, n: int | None = None) -> tuple[pd.DataFrame, float]:
+        """The region where the current model puts the level goal's outcome above its level.
+
+        Args:
+            n: Points spread over the space (scrambled Sobol, feasible); ``None``: 256 per
+                dimension, rounded up to a power of two (512 to 4096).
+
+        Returns:
+            ``(points, share)``: one row per point with its parameters, ``probability``
+            (``P(outcome >= level)`` under the model) and ``inside`` (probability above
+            0.5); and the share of the points inside, the region's estimated share of
+            the space. ``points.attrs`` holds ``share``, ``misclassified`` (the expected
+            share of points on the wrong side), the ``outcome`` and the ``level``.
+
+        Raises:
+            TrialStateError: the goal is not a level, or fewer than 2 trials completed.
+        """
+        exp = self.experiment
+        level = exp.level
+        if level is None:
+            raise TrialStateError(
+                f"level_region: experiment '{exp.name}' has goal {exp.goal!r}; a region needs "
+                "goal=('level', outcome, value)"
+            )
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ValueError(f"n: got {n!r}; expected an integer >= 1")
+        outcome, value = level
+        fitted = self.fitted(outcome)
+        points = _space_points(exp, n or mc_size(exp.space.dim), self.seed + 7919)
+        decoded = [exp.space.decode(p) for p in points]
+        X = fitted.encode(decoded)
+        estimate: LevelEstimate = _level_region(fitted.model, X, value, fitted.objective.sign())
+        df = pd.DataFrame(decoded, columns=list(exp.space.names))
+        df["probability"] = estimate.probability
+        df["inside"] = estimate.probability > 0.5
+        df.attrs.update(
+            share=estimate.share,
+            misclassified=estimate.misclassified,
+            outcome=outcome,
+            level=value,
+        )
+        return df, estimate.share
 
     # -------------------------------------------------------------- stopping
     def progress(self) -> Progress:
@@ -500,7 +651,9 @@ class Optimizer:
             (t for t in trials if t.status == TrialStatus.COMPLETED and t.values),
             key=lambda t: (t.finished_at or t.created_at or 0, t.id),
         )
-        ok = [exp.is_feasible(t.values) for t in done if t.values]
+        ok = [
+            exp.is_feasible(t.values) and at_target(exp.space, t.params) for t in done if t.values
+        ]
         best: list[float | None] = []
         if exp.is_multi_objective:
             Y = signed_objectives(exp, done)
@@ -521,9 +674,15 @@ class Optimizer:
             for t in trials
             if isinstance(t.metadata.get("ei_rel"), int | float)
         ]
+        iv_rel = [
+            float(t.metadata["iv_rel"])
+            for t in trials
+            if isinstance(t.metadata.get("iv_rel"), int | float)
+        ]
         return Progress(
             best=best,
             ei_rel=ei_rel,
+            iv_rel=iv_rel,
             minimize=not exp.is_multi_objective and exp.objective.minimize,
             multi_objective=exp.is_multi_objective,
             last_trial=done[-1].id if done else None,
@@ -550,7 +709,8 @@ class Optimizer:
     def trials(self) -> pd.DataFrame:
         """One row per trial: id, status, each parameter, each outcome (with ``<outcome>_sem``
         where a standard error was measured), ``feasible`` when there are outcome
-        constraints, and how the trial was made."""
+        constraints, ``at_target`` and ``evaluation_cost`` (the cost model's value at the
+        trial's fidelity) with a Fidelity parameter, and how the trial was made."""
         rows = []
         for t in self.all_trials():
             row: dict[str, Any] = {"id": t.id, "status": t.status.value}
@@ -559,7 +719,11 @@ class Optimizer:
             row.update({f"{k}_sem": v for k, v in (t.sems or {}).items()})
             if self.experiment.outcome_constraints:
                 row["feasible"] = self.experiment.is_feasible(t.values) if t.values else None
+            if self.experiment.space.fidelity is not None:
+                row["at_target"] = at_target(self.experiment.space, t.params)
+                row["evaluation_cost"] = t.metadata.get("cost")
             row.update(
+                step=t.metadata.get("step"),
                 generator=t.generator,
                 failure_reason=t.failure_reason,
                 created_at=t.created_at,

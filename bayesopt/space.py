@@ -8,7 +8,9 @@ Every tunable parameter takes one column of the encoded space ``[0, 1]^d``:
 - :class:`Choice` puts its ``n`` values at ``0, 1/(n-1), ..., 1``; unordered choices
   are categorical columns (the model treats them with a categorical kernel),
   ordered ones are discrete columns;
-- :class:`Fixed` takes no column: its value is added back when a point is decoded.
+- :class:`Fixed` takes no column: its value is added back when a point is decoded;
+- :class:`Fidelity` (at most one) is encoded like a Float (an Int with ``integer=True``);
+  it sets how expensive and how accurate an evaluation is (see :mod:`bayesopt.fidelity`).
 
 Example:
     >>> space = Space([
@@ -284,8 +286,131 @@ class Fixed:
         return {"type": "fixed", "value": self.value}
 
 
-Parameter = Float | Int | Choice | Fixed
-Tunable = Float | Int | Choice
+@dataclass(frozen=True)
+class Fidelity:
+    """A parameter that sets how expensive and how accurate an evaluation is.
+
+    Its value is passed to ``evaluate`` like any other (epochs of training, the
+    fraction of the data used, the mesh of a simulation), but results count only
+    at ``target``: :meth:`Optimizer.best` considers only trials evaluated there, and
+    predictions are made there. The strategy evaluates at cheaper fidelities where
+    that teaches it more per unit of cost (see :mod:`bayesopt.fidelity`). It takes
+    one column of the encoded space, encoded like a :class:`Float` (an :class:`Int`
+    with ``integer=True``); a space has at most one.
+
+    Example:
+        >>> f = Fidelity("epochs", 1, 100, integer=True)
+        >>> f.target, f.from_unit(f.target_unit)
+        (100, 100)
+
+    Args:
+        name: The keyword argument of ``evaluate`` that receives it.
+        low: The cheapest fidelity.
+        high: The most expensive (and, for the model, most accurate) fidelity.
+        target: The fidelity at which results count; ``high`` by default.
+        log: Search it on a log scale (needs ``low > 0``).
+        integer: Whether it takes integer values only (epochs, mesh cells).
+    """
+
+    name: str
+    low: float
+    high: float
+    target: float = None  # type: ignore[assignment]  # None: high
+    log: bool = False
+    integer: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        for flag in ("log", "integer"):
+            if not isinstance(getattr(self, flag), bool):
+                raise InvalidSpaceError(
+                    f"fidelity '{self.name}': {flag}={describe(getattr(self, flag))}; "
+                    "expected True or False"
+                )
+        for bound in ("low", "high"):
+            value = getattr(self, bound)
+            integral = isinstance(value, int | np.integer) and not isinstance(value, bool)
+            if self.integer and not integral:
+                raise InvalidSpaceError(
+                    f"fidelity '{self.name}': {bound}={describe(value)} is not an integer "
+                    "(integer=True); give an integer or use integer=False"
+                )
+            _check_number(self.name, bound, value)
+        if float(self.low) >= float(self.high):
+            raise InvalidSpaceError(
+                f"fidelity '{self.name}': low={self.low!r} must be below high={self.high!r}; a "
+                "fidelity needs a cheaper value than its most accurate one (without one, use "
+                "Fixed(name, value))"
+            )
+        base: Float | Int = (
+            Int(self.name, int(self.low), int(self.high), log=self.log)
+            if self.integer
+            else Float(self.name, self.low, self.high, log=self.log)
+        )
+        object.__setattr__(self, "low", base.low)
+        object.__setattr__(self, "high", base.high)
+        object.__setattr__(self, "_base", base)
+        target = self.high if self.target is None else self.target
+        valid = (
+            f"valid: {'an integer' if self.integer else 'a number'} in [{base.low}, {base.high}] "
+            f"(default: high={base.high})"
+        )
+        if (
+            isinstance(target, bool)
+            or not isinstance(target, int | float | np.integer | np.floating)
+            or not math.isfinite(float(target))
+        ):
+            raise InvalidSpaceError(
+                f"fidelity '{self.name}': target={describe(target)} is not a finite number; {valid}"
+            )
+        if self.integer and float(target) != round(float(target)):
+            raise InvalidSpaceError(
+                f"fidelity '{self.name}': target={target!r} is not an integer; {valid}"
+            )
+        if not base.low <= float(target) <= base.high:
+            raise InvalidSpaceError(
+                f"fidelity '{self.name}': target={target!r} is outside [{base.low}, {base.high}]; "
+                f"{valid}"
+            )
+        object.__setattr__(self, "target", base.validate(target))
+
+    @property
+    def target_unit(self) -> float:
+        """The target in the unit scale of the encoded column."""
+        return self.to_unit(self.target)
+
+    def to_unit(self, value: Any) -> float:
+        base: Float | Int = self.__dict__["_base"]
+        return base.to_unit(value)
+
+    def from_unit(self, u: float) -> float:
+        """The fidelity at unit value ``u``; exactly ``target`` at its own unit value."""
+        base: Float | Int = self.__dict__["_base"]
+        if abs(float(u) - base.to_unit(self.target)) <= 1e-9:
+            return self.target
+        return base.from_unit(u)
+
+    def validate(self, value: Any) -> float:
+        base: Float | Int = self.__dict__["_base"]
+        return base.validate(value)
+
+    def grid(self) -> list[float] | None:
+        base: Float | Int = self.__dict__["_base"]
+        return base.grid()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "type": "fidelity",
+            "low": self.low,
+            "high": self.high,
+            "target": self.target,
+            "log": self.log,
+            "integer": self.integer,
+        }
+
+
+Parameter = Float | Int | Choice | Fixed | Fidelity
+Tunable = Float | Int | Choice | Fidelity
 
 
 @dataclass(frozen=True)
@@ -360,10 +485,17 @@ class Space:
                 "parameter such as Float('x', 0.0, 1.0)"
             )
         for p in params:
-            if not isinstance(p, Float | Int | Choice | Fixed):
+            if not isinstance(p, Float | Int | Choice | Fixed | Fidelity):
                 raise InvalidSpaceError(
-                    f"parameters: got {describe(p)}; valid kinds are Float, Int, Choice and Fixed"
+                    f"parameters: got {describe(p)}; valid kinds are Float, Int, Choice, Fixed "
+                    "and Fidelity"
                 )
+        fidelities = [p.name for p in params if isinstance(p, Fidelity)]
+        if len(fidelities) > 1:
+            raise InvalidSpaceError(
+                f"parameters: {len(fidelities)} Fidelity parameters {fidelities}; a space takes "
+                "at most one (make the others Float or Int parameters)"
+            )
         names = [p.name for p in params]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -373,6 +505,11 @@ class Space:
         if all(isinstance(p, Fixed) for p in params):
             raise InvalidSpaceError(
                 "parameters: every parameter is Fixed; at least one must be searched"
+            )
+        if fidelities and all(isinstance(p, Fixed | Fidelity) for p in params):
+            raise InvalidSpaceError(
+                f"parameters: only the Fidelity '{fidelities[0]}' is searched; add the "
+                "parameters whose best values it helps find (Float, Int or Choice)"
             )
         object.__setattr__(self, "parameters", params)
         object.__setattr__(self, "constraints", tuple(self.constraints))
@@ -402,6 +539,22 @@ class Space:
                 out.append(Column(p.name, float(p.low), float(p.high), log=p.log))
         return tuple(out)
 
+    @property
+    def fidelity(self) -> Fidelity | None:
+        """The :class:`Fidelity` parameter, or ``None`` when the space has none."""
+        return next((p for p in self.parameters if isinstance(p, Fidelity)), None)
+
+    @property
+    def fidelity_column(self) -> int | None:
+        """The encoded column of the :class:`Fidelity` parameter, or ``None``."""
+        return next((i for i, p in enumerate(self.tunable) if isinstance(p, Fidelity)), None)
+
+    @property
+    def fidelity_target(self) -> float | None:
+        """The fidelity's target in the unit scale of its column, or ``None``."""
+        fidelity = self.fidelity
+        return None if fidelity is None else fidelity.target_unit
+
     def __getitem__(self, name: str) -> Parameter:
         for p in self.parameters:
             if p.name == name:
@@ -413,7 +566,11 @@ class Space:
         """Encoded columns that take only the listed values (integers, ordered choices)."""
         out: dict[int, list[float]] = {}
         for i, p in enumerate(self.tunable):
-            if isinstance(p, Int) or (isinstance(p, Choice) and p.ordered):
+            if (
+                isinstance(p, Int)
+                or (isinstance(p, Choice) and p.ordered)
+                or (isinstance(p, Fidelity) and p.integer)
+            ):
                 grid = p.grid()
                 if grid is not None:
                     out[i] = grid
@@ -559,6 +716,11 @@ class Space:
                         f"{list(self.names)}"
                     )
                 p = self[name]
+                if isinstance(p, Fidelity):
+                    raise InvalidSpaceError(
+                        f"constraint {c}: parameter '{name}' is the Fidelity, which the strategy "
+                        "sets; linear constraints apply to Float and Int parameters"
+                    )
                 if isinstance(p, Choice) or (isinstance(p, Fixed) and isinstance(p.value, str)):
                     raise InvalidSpaceError(
                         f"constraint {c}: parameter '{name}' is a {type(p).__name__}; linear "
@@ -667,6 +829,11 @@ class Space:
                     f"fixed: unknown parameter {describe(name)}; valid names are {list(index)}"
                 )
             p = self.tunable[index[name]]
+            if isinstance(p, Fidelity):
+                raise InvalidSpaceError(
+                    f"fixed: '{name}' is the Fidelity, which the strategy chooses for each "
+                    f"trial (results count at its target {p.target!r}); leave it out"
+                )
             try:
                 v = p.validate(value)
             except InvalidSpaceError:

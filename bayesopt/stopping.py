@@ -5,7 +5,7 @@ suggestion the loop asks :meth:`bayesopt.Optimizer.should_stop`, which reads the
 store, applies the rules in order, and records the first that fires with its
 reason (shown by ``bayesopt status``, logged to MLflow).
 
-Three rules:
+Four rules:
 
 - :class:`TargetValue`: the best feasible value reached a target.
 - :class:`NoImprovement`: the best feasible value (the hypervolume, with several
@@ -23,6 +23,11 @@ Three rules:
   no extra fit or optimization, it reads in the objective's own units relative
   to what was observed, and it asks for ``k`` decisions in a row so that one
   flat step of the model does not end a run.
+- :class:`LowIntegratedVariance`: for ``goal="learn"``, the model is sure enough
+  everywhere. Each learning decision records the posterior variance integrated over
+  the space; its square root (the model's typical standard error) divided by the
+  observed range of the outcome is stored as ``iv_rel``, and the rule fires when it
+  stayed below a threshold for ``k`` consecutive decisions.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ class Progress:
         n_design: How many of the first completed trials the initial (space-filling)
             design accounts for; rules that look for a lack of progress start
             counting after them, since a design is not meant to improve.
+        iv_rel: With ``goal="learn"``, the root of the integrated posterior variance
+            relative to the observed range, recorded with each learning decision.
     """
 
     best: Sequence[float | None]
@@ -64,6 +71,7 @@ class Progress:
     last_trial: int | None
     n_finished: int
     n_design: int = 0
+    iv_rel: Sequence[float] = ()
 
 
 @dataclass(frozen=True)
@@ -199,6 +207,12 @@ class LowExpectedImprovement:
         _count("LowExpectedImprovement", "trials", self.trials)
 
     def validate(self, experiment: Experiment) -> None:
+        if experiment.goal != "optimize":
+            raise InvalidExperimentError(
+                f"stopping LowExpectedImprovement: goal {experiment.goal!r} learns rather than "
+                "improves, so there is no expected improvement to watch; use "
+                "LowIntegratedVariance (goal 'learn'), NoImprovement or TargetValue"
+            )
         if experiment.acquisition not in ("qLogNEI", "qLogEI", "qLogNEHVI"):
             raise InvalidExperimentError(
                 f"stopping LowExpectedImprovement: acquisition {experiment.acquisition!r} does "
@@ -215,6 +229,46 @@ class LowExpectedImprovement:
             f"below {self.threshold:g} of the {what} for the last {self.trials} decisions "
             f"(latest {recent[-1]:.3g})",
             {"ei_rel": recent[-1], "threshold": self.threshold, "trials": self.trials},
+        )
+
+
+@dataclass(frozen=True)
+class LowIntegratedVariance:
+    """Stop when the model's typical standard error over the space, relative to the
+    observed range of the outcome, stayed below ``threshold`` for ``trials``
+    consecutive learning decisions. Only for ``goal="learn"``.
+
+    The quantity is ``sqrt(mean_x Var[f(x)]) / (max y - min y)`` over a Sobol sample
+    of the space (the largest over the objectives, with several), recorded with each
+    decision as ``iv_rel``. A value of 0.02 means the model's posterior standard
+    deviation is, on average over the space, 2% of the range seen so far.
+    """
+
+    threshold: float = 0.02
+    trials: int = 3
+    name: str = field(default="low_integrated_variance", init=False)
+
+    def __post_init__(self) -> None:
+        value = _number("LowIntegratedVariance", "threshold", self.threshold, positive=True)
+        object.__setattr__(self, "threshold", value)
+        _count("LowIntegratedVariance", "trials", self.trials)
+
+    def validate(self, experiment: Experiment) -> None:
+        if experiment.goal != "learn":
+            raise InvalidExperimentError(
+                f"stopping LowIntegratedVariance: goal {experiment.goal!r} does not record the "
+                "integrated variance; this rule needs goal='learn'"
+            )
+
+    def check(self, progress: Progress) -> tuple[str, dict[str, Any]] | None:
+        recent = list(progress.iv_rel)[-self.trials :]
+        if len(recent) < self.trials or max(recent) >= self.threshold:
+            return None
+        return (
+            f"low integrated variance: the model's standard error over the space was below "
+            f"{self.threshold:g} of the observed range for the last {self.trials} decisions "
+            f"(latest {recent[-1]:.3g})",
+            {"iv_rel": recent[-1], "threshold": self.threshold, "trials": self.trials},
         )
 
 

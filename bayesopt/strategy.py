@@ -10,7 +10,7 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,8 @@ from bayesopt.errors import InvalidSpaceError
 from bayesopt.experiment import Experiment, Objective
 from bayesopt.pareto import hypervolume, reference_point
 from bayesopt.prediction import FittedSurrogate
+from bayesopt.steps import BO, Ax, Sobol, Step, TrustRegion, own, stall
+from bayesopt.trial import Trial, TrialStatus
 from surrogates import FitSpec, SurrogateFallbackWarning, SurrogateRegistry, default_registry
 from surrogates.base import fit_info
 from surrogates.validation import cross_validate, exact_gp_loo, held_out_of
@@ -58,6 +60,8 @@ class History:
         n_sobol: Sobol points drawn so far (positions used in the sequence).
         Yvar: Known noise variances of ``Y`` (the squared standard errors given with
             the measurements), the same shape, NaN where none was given; or ``None``.
+        records: Every trial of the store, in id order (the strategy steps read which
+            step decided each, and a trust region's state, from their metadata).
     """
 
     X: np.ndarray
@@ -66,6 +70,7 @@ class History:
     n_trials: int
     n_sobol: int
     Yvar: np.ndarray | None = None
+    records: tuple[Trial, ...] = ()
 
     def outcomes(self) -> np.ndarray:
         """``Y`` as a ``n x k`` array."""
@@ -213,30 +218,188 @@ class Strategy:
     def generate(
         self, history: History, n: int, *, fixed: Mapping[int, float] | None = None
     ) -> list[Candidate]:
-        """Choose ``n`` new points given ``history``.
+        """Choose ``n`` new points given ``history``, with the strategy step the run is in
+        (see :mod:`bayesopt.steps`); a design that ends within the batch hands the rest
+        of it to the next step.
 
         Args:
             fixed: Encoded column -> unit value of parameters held at today's value
                 (the context); only the other columns are chosen.
         """
         exp = self.experiment
-        n_sobol = min(n, max(exp.n_initial - history.n_trials, 0))
+        index = self.step_index(history)
         out: list[Candidate] = []
-        if n_sobol:
-            out += self._sobol_candidates(history.n_sobol, n_sobol, reason=None, fixed=fixed)
-        n_model = n - n_sobol
+        if isinstance(exp.strategy[index], Sobol):
+            n_sobol = min(n, max(exp.n_initial - history.n_trials, 0))
+            if index == len(exp.strategy) - 1:
+                n_sobol = n  # a design on its own goes on to the budget
+            if n_sobol:
+                out += self._sobol_candidates(history.n_sobol, n_sobol, reason=None, fixed=fixed)
+                for c in out:
+                    c.metadata.update(step="sobol", step_index=index)
+            if n - n_sobol:
+                index = self.step_index(history, extra_trials=n_sobol)
+        n_model = n - len(out)
         if n_model:
             pending = history.X_pending
             if out:
                 pending = np.vstack([pending, *[exp.space.encode(c.params) for c in out]])
-            out += self._model_candidates(
-                history, n_model, pending, sobol_start=history.n_sobol + n_sobol, fixed=fixed
-            )
+            start = history.n_sobol + len(out)
+            step = exp.strategy[index]
+            if isinstance(step, Ax):
+                made = self._ax_candidates(history, n_model, fixed)
+            elif isinstance(step, TrustRegion):
+                made = self._trust_region_candidates(
+                    step, index, history, n_model, pending, start, fixed
+                )
+            else:
+                made = self._step_strategy(step)._model_candidates(
+                    history, n_model, pending, sobol_start=start, fixed=fixed
+                )
+            for c in made:
+                c.metadata.update(step=step.name, step_index=index)
+            out += made
         if fixed:
             context = {exp.space.tunable[i].name: None for i in fixed}
             for c in out:
                 c.metadata["fixed"] = {k: c.params[k] for k in context}
         return out
+
+    # ------------------------------------------------------------------ steps
+    def step_index(self, history: History, *, extra_trials: int = 0) -> int:
+        """Index of the strategy step that decides next: the latest step any trial was
+        decided by, moved on while the following step's condition holds."""
+        steps = self.experiment.strategy
+        recorded = [
+            int(t.metadata["step_index"])
+            for t in history.records
+            if isinstance(t.metadata.get("step_index"), int)
+        ]
+        index = min(max(recorded, default=0), len(steps) - 1)
+        n_trials = history.n_trials + extra_trials
+        while index + 1 < len(steps):
+            nxt = steps[index + 1]
+            after_trials = getattr(nxt, "after_trials", None)
+            after_stall = getattr(nxt, "after_stall", None)
+            if after_trials is not None:
+                go = n_trials >= after_trials
+            elif after_stall is not None:
+                go = self.stalled(history, index) >= after_stall
+            else:
+                go = isinstance(steps[index], Sobol) and n_trials >= self.experiment.n_initial
+            if not go:
+                break
+            index += 1
+        return index
+
+    def signed_values(self, trials: list[Trial]) -> list[float]:
+        """The objective of completed trials, signed so that larger is better; an
+        infeasible trial counts as ``-inf``."""
+        exp = self.experiment
+        obj = exp.objectives[0]
+        return [
+            obj.sign() * float(t.values[obj.name])
+            if t.values and exp.is_feasible(t.values)
+            else -math.inf
+            for t in trials
+        ]
+
+    def stalled(self, history: History, index: int) -> int:
+        """Completed trials since the best value last improved, counting only those that
+        step ``index`` decided (so a new step is not charged with an old stall)."""
+        done = _completed(history.records)
+        in_step = sum(t.metadata.get("step_index", 0) == index for t in done)
+        return min(stall(self.signed_values(done)), in_step)
+
+    def _step_strategy(self, step: Step) -> Strategy:
+        """The strategy that makes a model step's decisions: this one, or one for the
+        experiment as a ``BO`` step with its own surrogate or acquisition sees it."""
+        if not isinstance(step, BO) or (step.surrogate is None and step.acquisition is None):
+            return self
+        cache = self.__dict__.setdefault("_step_strategies", {})
+        if step not in cache:
+            cache[step] = Strategy(
+                own(self.experiment, step),
+                seed=self.seed,
+                device=self.device,
+                registry=self.registry,
+                options=self.options,
+            )
+        sub: Strategy = cache[step]
+        return sub
+
+    def _trust_region_candidates(
+        self,
+        step: TrustRegion,
+        index: int,
+        history: History,
+        n: int,
+        pending: np.ndarray,
+        sobol_start: int,
+        fixed: Mapping[int, float] | None,
+    ) -> list[Candidate]:
+        """Model-based points inside the trust region; its state is read from the trial
+        that recorded it last, updated with the trials completed since, and recorded
+        again with the new trials."""
+        from bayesopt.trust_region import TrustRegionState, region_bounds, update
+
+        exp = self.experiment
+        done = _completed(history.records)
+        decided = [t for t in history.records if "trust_region" in t.metadata]
+        if decided:
+            last = max(decided, key=lambda t: t.id)
+            state = TrustRegionState.from_dict(last.metadata["trust_region"])
+            new = done[int(last.metadata.get("trust_region_seen", len(done))) :]
+        else:
+            state = TrustRegionState.initial(exp.space.dim, n, **step.options())
+            new = done
+        if new:
+            points = [exp.space.encode(t.params).tolist() for t in new]
+            state = update(state, self.signed_values(new), points)
+        record = state.as_dict()
+        seen = len(done)  # the next decision updates the state with the trials after these
+        if state.center is None or len(history.Y) < 2:
+            reason = "the trust region restarts from a new design point"
+            made = self._sobol_candidates(sobol_start, n, reason=None, fixed=fixed)
+            for c in made:
+                c.metadata.update(
+                    trust_region=record, trust_region_seen=seen, trust_region_note=reason
+                )
+            return made
+        center = torch.tensor(state.center, dtype=DTYPE, device=self.device)
+
+        def region(model: Any) -> torch.Tensor:
+            from bayesopt.trust_region import lengthscales_of
+
+            return region_bounds(state, center, lengthscales_of(model))
+
+        made = self._model_candidates(
+            history, n, pending, sobol_start=sobol_start, fixed=fixed, region=region
+        )
+        for c in made:
+            c.metadata.update(trust_region=record, trust_region_seen=seen)
+        return made
+
+    def _ax_candidates(
+        self, history: History, n: int, fixed: Mapping[int, float] | None
+    ) -> list[Candidate]:
+        """Points chosen by Ax's own strategy (``ax.api.Client``) over the store's trials;
+        the Client is kept between decisions and rebuilt from the store after a restart."""
+        from bayesopt.ax_strategy import AxDecider
+
+        decider = self.__dict__.get("_ax")
+        if decider is None:
+            decider = AxDecider(self.experiment, seed=self.seed)
+            self.__dict__["_ax"] = decider
+        context = None
+        if fixed:
+            tunable = self.experiment.space.tunable
+            context = {tunable[i].name: tunable[i].from_unit(v) for i, v in fixed.items()}
+        made = decider.propose(list(history.records), n, fixed=context)
+        return [
+            Candidate(m.params, m.generator, {"ax_node": m.node, "ax_index": m.ax_index})
+            for m in made
+        ]
 
     def _sobol_candidates(
         self,
@@ -261,6 +424,7 @@ class Strategy:
         pending: np.ndarray,
         sobol_start: int,
         fixed: Mapping[int, float] | None = None,
+        region: Callable[[Any], torch.Tensor] | None = None,
     ) -> list[Candidate]:
         exp = self.experiment
         if len(history.Y) < 2:
@@ -273,7 +437,9 @@ class Strategy:
         try:
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(step_seed)
-                X, value, meta, generator = self._fit_and_optimize(history, n, pending, fixed)
+                X, value, meta, generator = self._fit_and_optimize(
+                    history, n, pending, fixed, region=region
+                )
         except Exception as exc:  # a failed decision falls back, never stops the loop
             reason = f"{generator} failed ({type(exc).__name__}: {exc})"
             logger.warning("%s; using Sobol points instead", reason)
@@ -330,7 +496,12 @@ class Strategy:
         noise = history.known_noise(column)
         train_Yvar = torch.as_tensor(noise, **kw).unsqueeze(-1) if noise is not None else None
         spec = self.fit_spec(sign, train_Yvar)
-        model_fitter = self.registry.create(name, **options)
+        if exp.space.fidelity_column is None:
+            model_fitter = self.registry.create(name, **options)
+        else:  # the multi-fidelity GP
+            from bayesopt.fidelity import multi_fidelity_surrogate
+
+            model_fitter = multi_fidelity_surrogate(exp.space, **options)
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SurrogateFallbackWarning)
@@ -379,8 +550,14 @@ class Strategy:
         n: int,
         pending: np.ndarray,
         fixed: Mapping[int, float] | None = None,
+        *,
+        region: Callable[[Any], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any], str]:
         exp = self.experiment
+        if exp.space.fidelity_column is not None:  # cost-aware choice of the fidelity
+            from bayesopt.fidelity import fit_and_optimize
+
+            return fit_and_optimize(self, history, n, pending, fixed, region=region)
         fits = self._fit_all(history)
         self.last_fit = fits[0]
         self.last_fits = dict(zip(exp.modelled_outcomes, fits, strict=True))
@@ -403,22 +580,36 @@ class Strategy:
                 ok &= c(train_Y) <= 0
             ref = reference_point(exp, train_Y[ok, :m].cpu()).to(**kw)
         assert exp.acquisition is not None  # resolved when the experiment was built
-        acqf = build_acquisition(
-            exp.acquisition,
-            model,
-            train_X,
-            train_Y,
-            X_pending,
-            self.options,
-            n_objectives=m,
-            constraints=constraints,
-            ref_point=ref,
-        )
-        t1 = time.perf_counter()
-        if fixed:
-            X, value = optimize(acqf, exp.space, n, self.options, device=self.device, fixed=fixed)
+        learned: dict[str, Any] = {}
+        if exp.learns:  # goal "learn" or a level: see bayesopt.active
+            from bayesopt.active import learning_step
+
+            acqf, learned = learning_step(
+                exp,
+                {name: f.model for name, f in self.last_fits.items()},
+                {name: self.outcome_sign(name) for name in exp.modelled_outcomes},
+                train_Y,
+                X_pending,
+                self.seed,
+                self.device,
+            )
         else:
-            X, value = optimize(acqf, exp.space, n, self.options, device=self.device)
+            acqf = build_acquisition(
+                exp.acquisition,
+                model,
+                train_X,
+                train_Y,
+                X_pending,
+                self.options,
+                n_objectives=m,
+                constraints=constraints,
+                ref_point=ref,
+            )
+        t1 = time.perf_counter()
+        bounds = region(model) if region is not None else None
+        X, value = optimize(
+            acqf, exp.space, n, self.options, device=self.device, fixed=fixed, bounds=bounds
+        )
         meta: dict[str, Any] = {
             "surrogate": fits[0].surrogate,
             "acquisition": exp.acquisition,
@@ -427,6 +618,7 @@ class Strategy:
             "n_train": fits[0].n_train,
             "n_pending": 0 if X_pending is None else int(X_pending.shape[0]),
             "device": str(self.device),
+            **learned,
         }
         for fit, name in zip(fits[1:], exp.modelled_outcomes[1:], strict=True):
             meta.update(
@@ -458,3 +650,9 @@ class Strategy:
         if scale <= 0:
             return None
         return round(math.exp(log_value) / scale, 9)
+
+
+def _completed(records: tuple[Trial, ...]) -> list[Trial]:
+    """Completed trials in the order they completed."""
+    done = [t for t in records if t.status == TrialStatus.COMPLETED and t.values]
+    return sorted(done, key=lambda t: (t.finished_at or t.created_at or 0, t.id))

@@ -90,7 +90,7 @@ def _trial_table(exp: Experiment, trials: list[Trial], title: str) -> Table:
     outcomes = modelled + extra
     feasibility = bool(exp.outcome_constraints)
     cols = ["id", "status", *exp.space.names, *outcomes, *(["feasible"] if feasibility else [])]
-    for col in [*cols, "decided by", "note"]:
+    for col in [*cols, "step", "decided by", "note"]:
         table.add_column(col, justify="right" if col == "id" else "left")
     for t in trials:
         note = t.failure_reason or t.metadata.get("fallback") or _scores(t.metadata)
@@ -103,10 +103,23 @@ def _trial_table(exp: Experiment, trials: list[Trial], title: str) -> Table:
             *[_fmt(t.params.get(n)) for n in exp.space.names],
             *[_outcome(t, k) for k in outcomes],
             *([ok] if feasibility else []),
+            _step(exp, t),
             t.generator,
             str(note)[:60],
         )
     return table
+
+
+def _step(exp: Experiment, t: Trial) -> str:
+    """The strategy step that decided a trial, as ``2 trust_region (length 0.4)``."""
+    index = t.metadata.get("step_index")
+    if not isinstance(index, int):
+        return "manual" if t.generator in ("manual", "import") else "-"
+    label = f"{index + 1} {t.metadata.get('step', '?')}"
+    region = t.metadata.get("trust_region")
+    if isinstance(region, dict) and isinstance(region.get("length"), int | float):
+        label += f" (length {region['length']:.3g})"
+    return label
 
 
 def _front_title(exp: Experiment, opt: Optimizer, front: list[Trial]) -> str:

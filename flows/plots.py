@@ -23,9 +23,11 @@ def convergence_plot(df: pd.DataFrame, objective: str, minimize: bool, path: Pat
     failed = df[df["status"] == "failed"]
     if len(done):
         values = done[objective].astype(float)
+        worst = float("inf") if minimize else float("-inf")
         if "feasible" in done:  # only feasible trials can be best
-            worst = float("inf") if minimize else float("-inf")
             values = values.where(done["feasible"].astype(bool), worst)
+        if "at_target" in done:  # with a Fidelity, only trials at its target can be best
+            values = values.where(done["at_target"].astype(bool), worst)
         best = values.cummin() if minimize else values.cummax()
         by_gen = done.groupby("generator") if "generator" in done else [("trials", done)]
         for gen, part in by_gen:

@@ -16,6 +16,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from bayesopt import BayesoptError, Experiment, Optimizer, Trial, TrialStatus
+from bayesopt.fidelity import at_target
 from bayesopt.pareto import hypervolume, reference_point, signed_objectives
 from bayesopt.stopping import Stop
 from bayesopt.storage import mask_url
@@ -100,8 +101,8 @@ class RunTracker:
         exp = self.experiment
         if trial.status != TrialStatus.COMPLETED or not trial.values:
             return self._best
-        if not exp.is_feasible(trial.values):
-            return self._best
+        if not exp.is_feasible(trial.values) or not at_target(exp.space, trial.params):
+            return self._best  # infeasible, or below the target fidelity
         if exp.is_multi_objective:
             self._done.append(trial)
             Y = signed_objectives(exp, self._done)
@@ -138,7 +139,10 @@ class RunTracker:
             self._metrics.append(Metric(self._best_name, best, now, step))
         for key, value in trial.metadata.items():
             # The decision's record: fit and acquisition seconds, held-out scores
-            # (cv_rmse, cv_r2, cv_nlpd, cv_picp, cv_mpiw), MCMC diagnostics, auto's NLPDs.
+            # (cv_rmse, cv_r2, cv_nlpd, cv_picp, cv_mpiw), MCMC diagnostics, auto's NLPDs;
+            # with a learning goal integrated_variance and iv_rel, or misclassified and
+            # level_share; with a test set the deciding model's holdout_rmse, holdout_nlpd
+            # and holdout_picp (computed once the decision was made; see Optimizer.holdout).
             if key not in _NOT_METRICS and _is_number(value):
                 self._metrics.append(Metric(key, float(value), now, step))
         for name, value in (trial.metadata.get("fixed") or {}).items():  # the context
@@ -232,6 +236,15 @@ class RunTracker:
             for k, v in fitted.info.items()
             if k not in _NOT_METRICS and _is_number(v)
         ]
+        if optimizer.test_set is not None:  # the final model on the held-out test set
+            try:
+                scores = optimizer.holdout_scores()
+                metrics += [
+                    Metric(f"final_holdout_{k}", scores[k], now, step)
+                    for k in ("rmse", "nlpd", "picp")
+                ]
+            except Exception as exc:
+                self.client.set_tag(run_id, "holdout.error", f"{type(exc).__name__}: {exc}"[:5000])
         tags = [RunTag("surrogate.final", fitted.surrogate)]
         if "auto_reason" in fitted.info:
             tags.append(RunTag("surrogate.auto_reason", str(fitted.info["auto_reason"])[:5000]))

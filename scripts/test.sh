@@ -3,7 +3,7 @@
 # Creates or reuses .venv and installs what it needs. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source scripts/env.sh dev
+source scripts/env.sh dev,ax
 echo "== ruff check"; ruff check bayesopt surrogates flows experiments tests benchmarks
 echo "== ruff format --check"; ruff format --check bayesopt surrogates flows experiments tests benchmarks
 echo "== mypy"; mypy
