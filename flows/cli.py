@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bayesopt import BayesoptError, Experiment, Int, Optimizer, Trial, TrialStatus
+from bayesopt import BO, BayesoptError, Experiment, Int, Optimizer, Trial, TrialStatus
 from bayesopt.storage import mask_url
 
 app = typer.Typer(
@@ -90,7 +90,11 @@ def _trial_table(exp: Experiment, trials: list[Trial], title: str) -> Table:
     outcomes = modelled + extra
     feasibility = bool(exp.outcome_constraints)
     cols = ["id", "status", *exp.space.names, *outcomes, *(["feasible"] if feasibility else [])]
-    for col in [*cols, "step", "decided by", "note"]:
+    # The default design-then-BO strategy says as much as the generator does: its step
+    # column is shown only for strategies with more to tell.
+    steps = exp.strategy
+    show_step = not (len(steps) == 2 and steps[0].name == "sobol" and steps[1] == BO())
+    for col in [*cols, *(["step"] if show_step else []), "decided by", "note"]:
         table.add_column(col, justify="right" if col == "id" else "left")
     for t in trials:
         note = t.failure_reason or t.metadata.get("fallback") or _scores(t.metadata)
@@ -103,7 +107,7 @@ def _trial_table(exp: Experiment, trials: list[Trial], title: str) -> Table:
             *[_fmt(t.params.get(n)) for n in exp.space.names],
             *[_outcome(t, k) for k in outcomes],
             *([ok] if feasibility else []),
-            _step(exp, t),
+            *([_step(exp, t)] if show_step else []),
             t.generator,
             str(note)[:60],
         )

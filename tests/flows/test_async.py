@@ -210,7 +210,8 @@ def test_a_stopping_rule_ends_the_run_early(
     # No trial started after the rule fired: at most those in flight (batch_size - 1) followed.
     assert stored["n_finished"] <= len(trials) <= stored["n_finished"] + 1
     if rule_class == "NoImprovement":  # 2 design trials, then 3 without improvement
-        assert stored["n_finished"] == 5 or (asynchronous and stored["n_finished"] == 6)
+        # (in batches of 2 the rule is asked after 2, 4 and 6 trials)
+        assert stored["n_finished"] in ((5, 6) if asynchronous else (6,))
 
     run = MlflowClient(tracking).get_run(summary["mlflow_run_id"])
     assert run.info.status == "FINISHED"
