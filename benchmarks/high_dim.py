@@ -45,8 +45,10 @@ and written to ``benchmarks/results/high_dim.md``.
 
 Run from the repository root::
 
+    # the full run (about 45 min on 2 shared cores; SAAS and the small design on seed 0 only)
     .venv/bin/python benchmarks/high_dim.py --seeds 3 --method-seeds saas=1 \
-        trust_region_small=1 --saas-problems hartmann6_30   # the full run (about 45 min)
+        trust_region_small=1 --saas-problems hartmann6_30 --saas-warmup 32 \
+        --saas-samples 32 --saas-thinning 4 --saas-tree-depth 5
     .venv/bin/python benchmarks/high_dim.py --quick   # smoke run: 1 seed, 10 model trials
     .venv/bin/python benchmarks/high_dim.py --problems hartmann6_10 --methods bo trust_region
 """
