@@ -199,7 +199,7 @@ class Experiment:
         strategy: How points are chosen, as an ordered list of steps such as
             ``[Sobol(n=8), BO(), TrustRegion(after_stall=10)]`` (see
             ``bayesopt.steps``), or ``"ax"`` for Ax's own strategy. ``None``: a Sobol
-            design, then ``BO()``; a ``TrustRegion()`` from 20 dimensions on.
+            design (:func:`bayesopt.steps.design_size`), then ``BO()``.
         cost: With a ``Fidelity`` parameter, what an evaluation costs: a function of the
             fidelity value returning a cost > 0; ``"measured"``, a line
             ``seconds = a + b * fidelity`` fitted to the evaluation times of completed
@@ -646,7 +646,7 @@ class Experiment:
     @property
     def n_initial(self) -> int:
         """Size of the Sobol design: the strategy's ``Sobol(n)``, else ``initial_trials``,
-        else ``max(5, 2 d)``."""
+        else :func:`bayesopt.steps.design_size` of the dimension."""
         steps = self.__dict__.get("strategy")
         if isinstance(steps, tuple) and steps and getattr(steps[0], "name", "") == "sobol":
             if steps[0].n is not None:
@@ -655,7 +655,9 @@ class Experiment:
             return 0
         if self.initial_trials is not None:
             return self.initial_trials
-        return max(5, 2 * self.space.dim)
+        from bayesopt.steps import design_size
+
+        return design_size(self.space.dim)
 
     def replace(self, **changes: Any) -> Experiment:
         """A copy with some settings changed (validated again); ``None`` values are ignored.

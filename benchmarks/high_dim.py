@@ -1,6 +1,7 @@
 """Many parameters: best value after a fixed budget at 10, 20 and 30 dimensions, this
-project's default, global BO, trust region (TuRBO) and SAAS against Optuna and random
-search; the measurements behind ``bayesopt.steps.HIGH_DIM``.
+project's default, global BO with a larger design or BoTorch's priors, trust region
+(TuRBO) and SAAS against Optuna and random search; the measurements behind the default
+strategy and design size (``bayesopt.steps.default_strategy``, ``design_size``).
 
 Problems (minimized, noiseless, on the unit cube; each seed gets its own instance, drawn
 from ``numpy.random.default_rng([problem index, seed])``, so that no method profits
@@ -14,23 +15,22 @@ from where the optimum lies):
   cube is Ackley's ``[-5, 10]^20`` of BoTorch's TuRBO tutorial (side 15) with the
   optimum at a random point instead of ``x = 1/3``. Optimum 0.
 * ``hartmann6_10``: Hartmann6 embedded in d=10 the same way (4 inputs ignored),
-  60 trials: below ``HIGH_DIM``, where the default is global BO; BO against the trust
-  region (and the cheap peers), no SAAS.
+  60 trials; no SAAS.
 
 Methods, each an ask/tell loop of one trial at a time:
 
-* ``default``: this project with ``strategy=None``: ``[Sobol(max(5, 2d)), BO()]``
-  below ``HIGH_DIM`` (20) dimensions, ``[Sobol(2d), TrustRegion()]`` from there on.
-  Its resolved strategy always equals one of the explicit ones below (``bo`` at d=10,
-  ``trust_region`` at d=20 and 30); such a run is made once and listed under both
-  names (seeded and in-memory, the two runs would be the same trials).
-* ``bo``: ``[Sobol(2d), BO()]``: one global GP (the default surrogate and qLogNEI).
-* ``trust_region``: ``[Sobol(2d), TrustRegion()]`` (TuRBO-1: the acquisition is
-  optimized in a box around the incumbent, see ``bayesopt/trust_region.py``).
-* ``trust_region_small``: ``[Sobol(max(10, d // 2)), TrustRegion()]``: a smaller design,
-  so more of the budget goes to the region (d >= 20 only).
-* ``saas``: ``surrogate="saas"`` (SAAS fully Bayesian GP, NUTS) with
-  ``[Sobol(2d), BO()]`` and a small NUTS budget (``--saas-*``; d >= 20 only).
+* ``default``: this project with ``strategy=None``: ``[Sobol(n), BO()]`` with
+  ``n = design_size(d) = min(max(5, 2d), max(10, d // 2))`` (10 at d=10 and 20, 15 at
+  d=30), one global GP (the default surrogate with its unit-lengthscale priors, and
+  qLogNEI).
+* ``bo_2d``: ``[Sobol(2d), BO()]``: the same with the earlier design size ``2d``.
+* ``bo_dimension_scaled``: the default strategy with the GP's ``priors=
+  "dimension_scaled"`` (BoTorch's own priors, the earlier default).
+* ``trust_region``: ``[Sobol(n), TrustRegion()]`` (TuRBO-1: the acquisition is
+  optimized in a box around the incumbent, see ``bayesopt/trust_region.py``), the same
+  design as the default.
+* ``saas``: ``surrogate="saas"`` (SAAS fully Bayesian GP, NUTS) with the default
+  strategy and a small NUTS budget (``--saas-*``; d >= 20 only).
 * ``optuna_gp`` and ``optuna_tpe``: ``GPSampler(seed=seed)`` and
   ``TPESampler(seed=seed)`` with ``study.ask`` / ``study.tell`` (both start with 10
   random trials).
@@ -45,23 +45,25 @@ and written to ``benchmarks/results/high_dim.md``.
 
 Run from the repository root::
 
-    # the full run (about 45 min on 2 shared cores; SAAS and the small design on seed 0 only)
-    .venv/bin/python benchmarks/high_dim.py --seeds 3 --method-seeds saas=1 \
-        trust_region_small=1 --saas-problems hartmann6_30 --saas-warmup 32 \
-        --saas-samples 32 --saas-thinning 4 --saas-tree-depth 5
+    # the full run (2 processes on 2 cores; SAAS on seed 0 only)
+    .venv/bin/python benchmarks/high_dim.py --seeds 5 --jobs 2 --method-seeds saas=1 \
+        --saas-problems hartmann6_30 --saas-warmup 32 --saas-samples 32 \
+        --saas-thinning 4 --saas-tree-depth 5
     .venv/bin/python benchmarks/high_dim.py --quick   # smoke run: 1 seed, 10 model trials
-    .venv/bin/python benchmarks/high_dim.py --problems hartmann6_10 --methods bo trust_region
+    .venv/bin/python benchmarks/high_dim.py --problems hartmann6_10 --methods default trust_region
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import sys
 import time
 import traceback
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -201,13 +203,14 @@ SAAS = Saas()
 def strategy_of(key: str, dim: int) -> list[Step] | None:
     """The ``strategy`` argument of a method of this project (``None``: the default)."""
     from bayesopt import BO, Sobol, TrustRegion
+    from bayesopt.steps import design_size
 
     strategies: dict[str, list[Step] | None] = {
         "default": None,
-        "bo": [Sobol(n=2 * dim), BO()],
-        "saas": [Sobol(n=2 * dim), BO()],
-        "trust_region": [Sobol(n=2 * dim), TrustRegion()],
-        "trust_region_small": [Sobol(n=max(10, dim // 2)), TrustRegion()],
+        "bo_2d": [Sobol(n=2 * dim), BO()],
+        "bo_dimension_scaled": None,
+        "saas": None,
+        "trust_region": [Sobol(n=design_size(dim)), TrustRegion()],
     }
     return strategies[key]
 
@@ -221,6 +224,8 @@ def experiment(key: str, inst: Instance, budget: int) -> Experiment:
         # decision (measured: 125 s of a 175 s decision at d=30, n=60); they do not
         # change the decision.
         extra = {"surrogate": "saas", "surrogate_options": SAAS.options(), "cv_folds": 0}
+    if key == "bo_dimension_scaled":
+        extra = {"surrogate_options": {"priors": "dimension_scaled"}}
     return Experiment(
         name=f"{inst.problem.name}-{key}",
         parameters=[Float(n, 0.0, 1.0) for n in inst.names],
@@ -305,20 +310,17 @@ def _ours(key: str) -> Callable[[Instance, int], Trace]:
 # CLI key -> (label in the tables, run function)
 METHODS: dict[str, tuple[str, Callable[[Instance, int], Trace]]] = {
     "default": ("bayesopt default", _ours("default")),
-    "bo": ("bo [Sobol(2d), BO()]", _ours("bo")),
-    "trust_region": ("trust_region [Sobol(2d), TrustRegion()]", _ours("trust_region")),
-    "trust_region_small": (
-        "trust_region_small [Sobol(max(10, d//2)), TrustRegion()]",
-        _ours("trust_region_small"),
-    ),
-    "saas": ("saas [Sobol(2d), BO()], surrogate='saas'", _ours("saas")),
+    "bo_2d": ("bo_2d [Sobol(2d), BO()]", _ours("bo_2d")),
+    "bo_dimension_scaled": ("bo, BoTorch's dimension-scaled priors", _ours("bo_dimension_scaled")),
+    "trust_region": ("trust_region [Sobol(n), TrustRegion()]", _ours("trust_region")),
+    "saas": ("saas [Sobol(n), BO()], surrogate='saas'", _ours("saas")),
     "optuna_gp": ("optuna GPSampler", run_optuna_gp),
     "optuna_tpe": ("optuna TPE", run_optuna_tpe),
     "random": ("random", run_random),
 }
-OURS = ("default", "bo", "trust_region", "trust_region_small", "saas")
+OURS = ("default", "bo_2d", "bo_dimension_scaled", "trust_region", "saas")
 ALL = tuple(METHODS)
-LOW = ("default", "bo", "trust_region", "optuna_gp", "optuna_tpe", "random")
+LOW = tuple(k for k in ALL if k != "saas")
 PROBLEMS: dict[str, Callable[[], Problem]] = {
     "hartmann6_30": lambda: Problem(
         "hartmann6_30", 1, "hartmann6", 30, 100, HARTMANN6_OPTIMUM, ALL
@@ -351,7 +353,7 @@ def same_as(key: str, dim: int, keys: list[str]) -> str | None:
         return tuple(exp.strategy)
 
     mine = resolved("default")
-    return next((k for k in keys if k in ("bo", "trust_region") and resolved(k) == mine), None)
+    return next((k for k in keys if k in ("bo_2d", "trust_region") and resolved(k) == mine), None)
 
 
 def one_run(inst: Instance, key: str, budget: int) -> Run:
@@ -392,6 +394,14 @@ def one_run(inst: Instance, key: str, budget: int) -> Run:
         trace.min_length,
         "; ".join(notes),
     )
+
+
+_TASKS: list[tuple[Instance, str, int]] = []
+
+
+def _task(index: int) -> Run:
+    """Run ``_TASKS[index]`` in a forked worker (the list is inherited, not pickled)."""
+    return one_run(*_TASKS[index])
 
 
 def warm_up(problem: Problem, keys: list[str]) -> None:
@@ -452,7 +462,7 @@ def tables(
     lines.append("|---|---|---:|")
     for p in problems:
         ks = keys[p.name]
-        pairs = [("trust_region", "bo"), ("trust_region_small", "trust_region"), ("saas", "bo")]
+        pairs = [(a, b) for a in ("default",) for b in OURS[1:]]
         pairs += [(a, b) for a in ("default", "saas") for b in ("optuna_gp", "optuna_tpe")]
         for a, b in pairs:
             if a in ks and b in ks:
@@ -529,9 +539,9 @@ def report(
         "-3.322368. ackley20: `Ackley(15 (x - s))`, `s ~ U[0.2, 0.8]^20` (the cube is "
         "Ackley's [-5, 10]^20 as in BoTorch's TuRBO tutorial, optimum moved off x = 1/3), "
         "optimum 0. Regret: best observed value minus the optimum. The default strategy is "
-        "`[Sobol(2d), TrustRegion()]` from `HIGH_DIM` = 20 dimensions on, `[Sobol(max(5, "
-        "2d)), BO()]` below; its runs are those of the explicit method with the same "
-        f"strategy ({alias_text or 'none'}). {saas_text}. Seconds per decision: inside "
+        "`[Sobol(n), BO()]`, n = `design_size(d)` = min(max(5, 2d), max(10, d // 2)); "
+        f"runs listed under the default that are another method's: {alias_text or 'none'}. "
+        f"{saas_text}. Seconds per decision: inside "
         "suggest / ask only, the mean over a run's trials (all, or only those the model "
         f"decided: after the Sobol design for this project, from trial {OPTUNA_STARTUP + 1} "
         "for Optuna), then the median over seeds; 'default / this': the default's seconds "
@@ -554,11 +564,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="Markdown file to write")
     parser.add_argument(
+        "--jobs", type=int, default=1, help="runs at once, each in its own process (1 thread)"
+    )
+    parser.add_argument(
         "--method-seeds",
         nargs="+",
         default=[],
         metavar="METHOD=N",
-        help="run these methods on the first N seeds only, e.g. saas=1 trust_region_small=2",
+        help="run these methods on the first N seeds only, e.g. saas=1 trust_region=2",
     )
     parser.add_argument(
         "--saas-problems",
@@ -603,48 +616,49 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     runs: list[Run] = []
     aliases: dict[str, str] = {}
+    tasks: list[tuple[Problem, int, str]] = []
     for p in problems:
         alias = same_as("default", p.dim, keys[p.name]) if "default" in keys[p.name] else None
         if alias:
             aliases[p.name] = alias
         for seed in seeds:  # methods interleaved per seed, so CPU contention is shared
-            inst = p.instance(seed)
             for key in keys[p.name]:
-                if seed not in method_seeds[key]:
-                    continue
-                if key == "default" and alias:
-                    continue  # listed from the alias's run below
-                run = one_run(inst, key, budgets[p.name])
-                runs.append(run)
-                if key == alias:
-                    note = f"same strategy as {alias}, one run; " + run.note
-                    runs.append(replace(run, method=METHODS["default"][0], note=note.rstrip("; ")))
-                print(
-                    f"[{time.perf_counter() - start:7.1f}s] {p.name} {key} seed={seed} "
-                    f"({inst.where}): best {fmt(run.best, 5)}, log10 regret "
-                    f"{fmt(log10_regret(p, run.best))}, {fmt(run.s_all, 3)} s/decision "
-                    f"({'-' if key == 'random' else fmt(run.s_model, 3)} model), "
-                    f"run {fmt(run.wall, 1)} s"
-                    f"{'' if run.restarts is None else f', tr restarts {run.restarts}'}"
-                    f"{'' if run.min_length is None else f', min length {run.min_length:.3f}'}"
-                    f" {run.note}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                args.output.write_text(
-                    report(
-                        argv,
-                        args,
-                        runs,
-                        problems,
-                        keys,
-                        budgets,
-                        seeds,
-                        method_seeds,
-                        aliases,
-                        None,
-                    )
-                )
+                if seed in method_seeds[key] and not (key == "default" and alias):
+                    tasks.append((p, seed, key))  # an aliased default is listed from its alias
+
+    def record(p: Problem, seed: int, key: str, run: Run) -> None:
+        runs.append(run)
+        if key == aliases.get(p.name):
+            note = f"same strategy as {key}, one run; " + run.note
+            runs.append(replace(run, method=METHODS["default"][0], note=note.rstrip("; ")))
+        print(
+            f"[{time.perf_counter() - start:7.1f}s] {p.name} {key} seed={seed} "
+            f"({p.instance(seed).where}): best {fmt(run.best, 5)}, log10 regret "
+            f"{fmt(log10_regret(p, run.best))}, {fmt(run.s_all, 3)} s/decision "
+            f"({'-' if key == 'random' else fmt(run.s_model, 3)} model), "
+            f"run {fmt(run.wall, 1)} s"
+            f"{'' if run.restarts is None else f', tr restarts {run.restarts}'}"
+            f"{'' if run.min_length is None else f', min length {run.min_length:.3f}'}"
+            f" {run.note}",
+            file=sys.stderr,
+            flush=True,
+        )
+        partial = report(
+            argv, args, runs, problems, keys, budgets, seeds, method_seeds, aliases, None
+        )
+        args.output.write_text(partial)
+
+    if args.jobs == 1:
+        for p, seed, key in tasks:
+            record(p, seed, key, one_run(p.instance(seed), key, budgets[p.name]))
+    else:
+        # Forked workers, one torch thread each; every run is timed inside its own process.
+        _TASKS[:] = [(p.instance(seed), key, budgets[p.name]) for p, seed, key in tasks]
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
+            futures = {pool.submit(_task, i): task for i, task in enumerate(tasks)}
+            for future in as_completed(futures):
+                record(*futures[future], future.result())
     total = time.perf_counter() - start
     text = report(argv, args, runs, problems, keys, budgets, seeds, method_seeds, aliases, total)
     print(text)

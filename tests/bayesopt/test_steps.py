@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from bayesopt import Experiment, Float, Objective, Optimizer
 from bayesopt.errors import InvalidExperimentError
-from bayesopt.steps import BO, HIGH_DIM, Sobol, TrustRegion, describe_strategy
+from bayesopt.steps import BO, Sobol, TrustRegion, describe_strategy, design_size
 from flows.cli import app
 
 XY = [Float("x", 0.0, 1.0), Float("z", 0.0, 1.0)]
@@ -23,22 +23,18 @@ def _y(params: dict[str, float]) -> float:
     return (params["x"] - 0.3) ** 2 + (params["z"] - 0.6) ** 2
 
 
-def test_the_default_is_a_design_then_bo_and_a_trust_region_in_many_dimensions() -> None:
+def test_the_default_is_a_design_then_one_global_model_at_every_dimension() -> None:
     assert _exp().strategy == (Sobol(5), BO())
     assert _exp(initial_trials=3).strategy == (Sobol(3), BO())
-    many = Experiment(
-        name="wide",
-        parameters=[Float(f"x{i}", 0.0, 1.0) for i in range(HIGH_DIM)],
-        objectives=[Objective("y")],
-    )
-    assert many.strategy == (Sobol(2 * HIGH_DIM), TrustRegion())
-    # several objectives keep one global model whatever the dimension
-    wide_mo = Experiment(
-        name="wide",
-        parameters=[Float(f"x{i}", 0.0, 1.0) for i in range(HIGH_DIM)],
-        objectives=[Objective("a"), Objective("b")],
-    )
-    assert wide_mo.strategy == (Sobol(2 * HIGH_DIM), BO())
+    for dim, size in [(1, 5), (2, 5), (4, 8), (5, 10), (6, 10), (20, 10), (30, 15), (60, 30)]:
+        assert design_size(dim) == size, dim
+        wide = Experiment(
+            name="wide",
+            parameters=[Float(f"x{i}", 0.0, 1.0) for i in range(dim)],
+            objectives=[Objective("y")],
+        )
+        assert wide.strategy == (Sobol(size), BO()), dim
+        assert wide.n_initial == size
 
 
 def test_the_design_size_follows_the_sobol_step() -> None:
@@ -207,9 +203,9 @@ def test_strategy_ax_is_refused_at_build_time_where_ax_cannot_follow(
 
 
 def test_learning_goals_keep_one_global_model() -> None:
-    wide = [Float(f"x{i}", 0.0, 1.0) for i in range(HIGH_DIM)]
+    wide = [Float(f"x{i}", 0.0, 1.0) for i in range(30)]
     learn = Experiment(name="map", parameters=wide, objectives=[Objective("y")], goal="learn")
-    assert learn.strategy == (Sobol(2 * HIGH_DIM), BO())
+    assert learn.strategy == (Sobol(15), BO())
     with pytest.raises(InvalidExperimentError, match="TrustRegion: goal='learn'"):
         _exp(goal="learn", strategy=[Sobol(3), TrustRegion()])
     with pytest.raises(InvalidExperimentError, match="strategy: 'ax' optimizes"):

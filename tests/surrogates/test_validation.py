@@ -7,6 +7,7 @@ computations.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -61,10 +62,14 @@ def brute_force_loo(model: SingleTaskGP, X: torch.Tensor, Y: torch.Tensor, spec:
     means, variances = [], []
     for i in range(len(X)):
         keep = torch.arange(len(X)) != i
-        sub = SingleTaskGP(Xn[keep], Ys[keep], outcome_transform=None)
+        sub = SingleTaskGP(
+            Xn[keep],
+            Ys[keep],
+            likelihood=copy.deepcopy(model.likelihood),
+            covar_module=copy.deepcopy(model.covar_module),
+            outcome_transform=None,
+        )
         sub.mean_module.load_state_dict(model.mean_module.state_dict())
-        sub.covar_module.load_state_dict(model.covar_module.state_dict())
-        sub.likelihood.load_state_dict(model.likelihood.state_dict())
         sub.eval()
         with torch.no_grad():
             post = sub.posterior(Xn[i : i + 1], observation_noise=True)
