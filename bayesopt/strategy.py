@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from botorch.acquisition.analytic import LogExpectedImprovement as AnalyticLogEI
 from botorch.models.model import ModelList
 from botorch.utils.sampling import HitAndRunPolytopeSampler, sparse_to_dense_constraints
 from torch.quasirandom import SobolEngine
@@ -604,6 +605,7 @@ class Strategy:
                 n_objectives=m,
                 constraints=constraints,
                 ref_point=ref,
+                q=n,
             )
         t1 = time.perf_counter()
         bounds = region(model) if region is not None else None
@@ -613,6 +615,7 @@ class Strategy:
         meta: dict[str, Any] = {
             "surrogate": fits[0].surrogate,
             "acquisition": exp.acquisition,
+            **({"acquisition_form": "analytic"} if isinstance(acqf, AnalyticLogEI) else {}),
             **fits[0].info,
             "acq_seconds": round(time.perf_counter() - t1, 6),
             "n_train": fits[0].n_train,

@@ -7,7 +7,8 @@ domains): Branin (d=2, 30 evaluations), Hartmann3 (d=3, 45) and Hartmann6 (d=6, 
 Methods, each with this project's exact GP (``surrogate="gp"``) as the model whose
 accuracy is measured, so that only where the points are differs:
 
-* ``learn``: ``Experiment(goal="learn")``: a Sobol design of ``max(5, 2 d)`` points,
+* ``learn``: ``Experiment(goal="learn")``: a Sobol design of ``design_size(d)`` points
+  (``bayesopt.steps``: 5 at d=2, 6 at d=3, 10 at d=6),
   then one point at a time maximizing the negative integrated posterior variance
   (``qNIPV``, closed form, see ``bayesopt.active``), default optimizer settings.
 * ``sobol``: this project with ``initial_trials=budget`` (its seeded, scrambled Sobol
@@ -60,6 +61,7 @@ from peer_common import command, environment, fmt, iqr, median, set_threads, sob
 from bayesopt import Experiment, Float, Objective, Optimizer
 from bayesopt.active import holdout_scores, level_region, mean_std
 from bayesopt.device import DTYPE
+from bayesopt.steps import design_size
 from bayesopt.strategy import History, Strategy
 
 RESULTS = Path(__file__).resolve().parent / "results" / "active_learning.md"
@@ -140,7 +142,7 @@ def rmse_at(exp: Experiment, seed: int, U: np.ndarray, y: np.ndarray, n: int, te
 
 def checkpoints(p: Problem, budget: int) -> list[int]:
     """Where the curves are compared: the design size, then about every budget/6."""
-    start = max(5, 2 * p.dim)
+    start = design_size(p.dim)
     step = max(1, round(budget / 6))
     out = sorted({start, *range(step * math.ceil(start / step), budget, step), budget})
     return [n for n in out if start <= n <= budget]
@@ -171,7 +173,7 @@ def run_learn(p: Problem, seed: int, budget: int, test: tuple) -> Curve:
     out.rmse[budget] = opt.holdout_scores()["rmse"]
     U = points_of(opt)
     y = p.values(U)
-    for n in range(2, max(5, 2 * p.dim)):  # the design points, as for Sobol
+    for n in range(2, design_size(p.dim)):  # the design points, as for Sobol
         out.rmse[n] = rmse_at(exp, seed, U, y, n, test)
     opt.store.close()
     return out
@@ -365,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             fine = level_grid(p, 200)
             level = float(np.quantile(fine[1], LEVEL_QUANTILE))
             grid = level_grid(p, 100)
-            ns = sorted({n for n in (10, 15, 20, B) if max(5, 2 * p.dim) <= n <= B})
+            ns = sorted({n for n in (10, 15, 20, B) if design_size(p.dim) <= n <= B})
             found: dict[str, list[dict[int, float]]] = {m: [] for m in METHODS}
             for seed in seeds:
                 for m in METHODS:
@@ -411,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         "Every method's accuracy is that of this project's exact GP fitted (seeded) to its "
         f"points: the RMSE of the posterior mean on {TEST_POINTS:,} scrambled Sobol test "
         f'points (seed {TEST_SEED}). `learn`: `Experiment(goal="learn")` (Sobol design of '
-        "max(5, 2d), then qNIPV one point at a time); `sobol`: this project with "
+        "design_size(d), then qNIPV one point at a time); `sobol`: this project with "
         "`initial_trials=budget`; `random`: uniform points. Evaluations needed by `learn` to "
         "reach Sobol's final RMSE (the first n from which the median curve stays at or "
         f"below it): {summary}.\n\n"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from scipy.stats import spearmanr
 
 from bayesopt import (
     Choice,
@@ -46,6 +47,54 @@ def test_sobol_for_the_initial_trials_then_the_model(open_optimizer, quad, evalu
     assert meta["device"] == "cpu"
     assert "fallback" not in meta
     assert all(quad.space.validate(t.params) == t.params for t in trials)
+
+
+def test_qlognei_is_analytic_for_one_point_and_monte_carlo_otherwise() -> None:
+    from botorch.acquisition.analytic import LogExpectedImprovement
+
+    from bayesopt.acquisition import AcquisitionOptions, build_acquisition, outcome_constraint
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.rand(8, 2, generator=gen, dtype=torch.float64)
+    Y = -((X - 0.4) ** 2).sum(-1, keepdim=True)
+    spec = FitSpec(bounds=torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64))
+    model = ExactGP().fit(X, Y, spec)
+    opts = AcquisitionOptions()
+
+    def build(**kw):
+        args = {"X_pending": None, "q": 1, "options": opts, **kw}
+        return build_acquisition("qLogNEI", model, X, Y, args.pop("X_pending"), **args)
+
+    single = build()
+    assert isinstance(single, LogExpectedImprovement)
+    # the incumbent is the best posterior mean at the observed points, not a noisy value
+    with torch.no_grad():
+        assert float(single.best_f) == pytest.approx(float(model.posterior(X).mean.max()))
+        # and it ranks points as the Monte Carlo form does (whose far tail is floored)
+        mc = build(options=AcquisitionOptions(analytic_single=False))
+        grid = torch.rand(64, 1, 2, generator=gen, dtype=torch.float64)
+        a, b = single(grid), mc(grid)
+    assert int(a.argmax()) == int(b.argmax())
+    assert spearmanr(a.numpy(), b.numpy()).statistic > 0.9
+    for kw in (
+        {"q": 2},
+        {"X_pending": X[:1]},
+        {"constraints": [outcome_constraint(0, 1.0, "<=", 0.0)]},
+        {"options": AcquisitionOptions(analytic_single=False)},
+    ):
+        assert isinstance(build(**kw), qLogNoisyExpectedImprovement), kw
+
+
+def test_the_trial_says_when_the_acquisition_was_analytic(
+    open_optimizer, quad, evaluate_quad
+) -> None:
+    opt = open_optimizer(quad)
+    run_steps(opt, evaluate_quad, quad.n_initial)
+    (one,) = opt.suggest(1)
+    assert one.metadata["acquisition"] == "qLogNEI"
+    assert one.metadata["acquisition_form"] == "analytic"
+    batch = opt.suggest(2)
+    assert all("acquisition_form" not in t.metadata for t in batch)  # Monte Carlo
 
 
 def test_a_batch_across_the_switch_holds_its_sobol_points_pending(
