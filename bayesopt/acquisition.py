@@ -15,7 +15,8 @@ With one point to choose, no pending points, no outcome constraints and one mode
 outcome, qLogNEI is evaluated in closed form (``AcquisitionOptions.analytic_single``):
 analytic LogEI (``botorch.acquisition.analytic.LogExpectedImprovement``) against the
 best posterior mean at the observed points, the noise-aware incumbent. It needs no
-Monte Carlo samples of the baseline, which made up most of a decision's time.
+Monte Carlo samples of the baseline, which made up most of a decision's time. Models
+whose posterior is a batch of models (SAAS, ensembles) keep the Monte Carlo form.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from botorch.acquisition.utils import compute_best_feasible_objective
 from botorch.exceptions.warnings import OptimizationWarning
 from botorch.models.model import Model
 from botorch.optim import optimize_acqf, optimize_acqf_mixed_alternating
+from botorch.posteriors.gpytorch import GPyTorchPosterior
 from torch import Tensor
 
 from bayesopt.space import Space
@@ -139,8 +141,14 @@ def build_acquisition(
     if name == "qLogNEI":
         if options.analytic_single and q == 1 and X_pending is None and not cons and k == 1:
             with torch.no_grad():
-                best_f = model.posterior(train_X).mean.max()
-            return LogExpectedImprovement(model, best_f=best_f)
+                posterior = model.posterior(train_X)
+            # One Gaussian posterior per point; fully Bayesian and ensemble models, whose
+            # posteriors carry a batch of models, keep the Monte Carlo form.
+            if isinstance(posterior, GPyTorchPosterior) and tuple(posterior.mean.shape) == (
+                train_X.shape[0],
+                1,
+            ):
+                return LogExpectedImprovement(model, best_f=posterior.mean.max())
         return qLogNoisyExpectedImprovement(
             model,
             X_baseline=train_X,
