@@ -57,13 +57,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import sys
 import time
 import traceback
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +76,7 @@ from peer_common import (
     iqr,
     median,
     ratio,
+    run_tasks,
     set_threads,
     silence_peers,
     timed,
@@ -396,14 +395,6 @@ def one_run(inst: Instance, key: str, budget: int) -> Run:
     )
 
 
-_TASKS: list[tuple[Instance, str, int]] = []
-
-
-def _task(index: int) -> Run:
-    """Run ``_TASKS[index]`` in a forked worker (the list is inherited, not pickled)."""
-    return one_run(*_TASKS[index])
-
-
 def warm_up(problem: Problem, keys: list[str]) -> None:
     """One short untimed run per method (the design and two model trials), so that lazy
     imports and first-call costs (JAX's first compilation for SAAS) are not charged to
@@ -611,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     silence_peers()
     smallest = min(problems, key=lambda p: p.dim)
-    warm_up(smallest, sorted({k for ks in keys.values() for k in ks}, key=list(METHODS).index))
+    used = sorted({k for ks in keys.values() for k in ks}, key=list(METHODS).index)
 
     start = time.perf_counter()
     runs: list[Run] = []
@@ -648,17 +639,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         args.output.write_text(partial)
 
-    if args.jobs == 1:
-        for p, seed, key in tasks:
-            record(p, seed, key, one_run(p.instance(seed), key, budgets[p.name]))
-    else:
-        # Forked workers, one torch thread each; every run is timed inside its own process.
-        _TASKS[:] = [(p.instance(seed), key, budgets[p.name]) for p, seed, key in tasks]
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
-            futures = {pool.submit(_task, i): task for i, task in enumerate(tasks)}
-            for future in as_completed(futures):
-                record(*futures[future], future.result())
+    # --jobs > 1: forked workers, one torch thread each; every run is timed inside its
+    # own process.
+    run_tasks(
+        tasks,
+        lambda task: one_run(task[0].instance(task[1]), task[2], budgets[task[0].name]),
+        args.jobs,
+        lambda task, run: record(*task, run),
+        initializer=lambda: warm_up(smallest, used),
+    )
     total = time.perf_counter() - start
     text = report(argv, args, runs, problems, keys, budgets, seeds, method_seeds, aliases, total)
     print(text)

@@ -1,6 +1,7 @@
-"""Helpers shared by the peer benchmarks (``multi_objective.py``, ``constrained.py``,
-``stopping.py``): quiet peers, timed ask/tell, seeded Sobol points, summary statistics
-and the run's environment line.
+"""Helpers shared by the peer benchmarks (``compare_peers.py``, ``high_dim.py``,
+``multi_objective.py``, ``constrained.py``, ``stopping.py``, ...): quiet peers, timed
+ask/tell, seeded Sobol points, summary statistics, the run's environment line, and runs
+spread over forked worker processes (``run_tasks``).
 
 Not a benchmark itself; the scripts import it as a sibling module when run from the
 repository root (``.venv/bin/python benchmarks/<name>.py``).
@@ -8,20 +9,24 @@ repository root (``.venv/bin/python benchmarks/<name>.py``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import multiprocessing
 import os
 import statistics
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch.quasirandom import SobolEngine
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: Threads per process: the machine has 2 cores shared with other jobs, and Optuna's
 #: GPSampler limits torch to 1 thread inside its own steps anyway, so every method gets 1.
@@ -135,3 +140,52 @@ def decision_seconds(ask_s: Sequence[float]) -> tuple[float, float]:
         return math.nan, math.nan
     late = ask_s[MODEL_FROM:]
     return statistics.fmean(ask_s), statistics.fmean(late) if late else math.nan
+
+
+#: The calls ``run_tasks`` hands to its forked workers: they inherit this list when
+#: they are forked, so that only an index is pickled (closures and test functions need
+#: not be picklable); results come back pickled.
+_FORKED: list[Callable[[], Any]] = []
+
+
+def _forked(index: int) -> Any:
+    return _FORKED[index]()
+
+
+def run_tasks(
+    tasks: Sequence[T],
+    fn: Callable[[T], R],
+    jobs: int,
+    on_result: Callable[[T, R], None],
+    initializer: Callable[[], None] | None = None,
+) -> None:
+    """``fn(task)`` for every task, and ``on_result(task, result)`` in this process as
+    each one finishes.
+
+    ``jobs <= 1``: one after the other in this process, in order. Otherwise ``jobs``
+    worker processes forked from this one (call ``set_threads`` first: they inherit
+    the torch thread count) take the tasks in order and ``on_result`` sees them in the
+    order they finish; each run is timed inside its own process. ``fn``'s result must
+    be picklable; an exception that escapes ``fn`` is raised here.
+
+    ``initializer`` (a warm-up, say) runs once in every process that runs tasks,
+    before its first task. Run warm-ups there rather than before forking: a parent
+    whose JAX runtime has started its threads (a NUTS fit) can deadlock its forks.
+    """
+    if jobs <= 1:
+        if initializer is not None:
+            initializer()
+        for task in tasks:
+            on_result(task, fn(task))
+        return
+    _FORKED[:] = [functools.partial(fn, task) for task in tasks]
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(
+            max_workers=jobs, mp_context=context, initializer=initializer
+        ) as pool:
+            futures = {pool.submit(_forked, i): task for i, task in enumerate(tasks)}
+            for future in as_completed(futures):
+                on_result(futures[future], future.result())
+    finally:
+        _FORKED.clear()

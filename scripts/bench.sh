@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the peer comparison (this project vs Sobol, Ax and Optuna); installs the
+# Runs the peer comparison (this project vs Ax, Optuna and random search); installs the
 # `bench` extra (ax-platform, optuna) into .venv first. Extra arguments go to the
 # script (e.g. --quick).
 set -euo pipefail
