@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -192,10 +193,17 @@ def run(
         default_tracking_uri,
         hide_secret,
     )
-    from flows.optimize import optimize
+    from flows.optimize import INTERRUPTED, optimize
     from flows.runners import make_task_runner
     from flows.server import local_prefect_api
 
+    def interrupt(signum: int, frame: object) -> None:
+        INTERRUPTED.set()  # read by the loop, should the exception below be swallowed
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, interrupt)
+    INTERRUPTED.clear()
     exp = _load(experiment).replace(
         budget=budget, batch_size=batch_size, surrogate=surrogate, seed=seed
     )

@@ -192,6 +192,17 @@ class _InFlight:
 Log = logging.Logger | logging.LoggerAdapter[Any]
 
 
+#: Set by ``bayesopt run``'s SIGINT handler. The loop checks it at every step, so an
+#: interrupt that Python swallowed still stops the run: a KeyboardInterrupt raised while
+#: a garbage-collection callback runs (JAX registers one) is only printed.
+INTERRUPTED = threading.Event()
+
+
+def _check_interrupt() -> None:
+    if INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+
+
 @dataclass
 class _Loop:
     """The steps of one run: start trials, record their results, ask the stopping rules.
@@ -248,6 +259,7 @@ class _Loop:
             The stop, when a stopping rule ended the run before its budget.
         """
         while True:
+            _check_interrupt()
             finished, room = self._capacity()
             if finished >= self.optimizer.experiment.budget:
                 return None
@@ -269,6 +281,7 @@ class _Loop:
             with _Heartbeat(self.optimizer, running, HEARTBEAT_SECONDS):
                 for future in as_completed(list(futures)):
                     self._record(futures[future], future)
+                    _check_interrupt()
             self.tracker.flush()
 
     def asynchronously(self) -> Stop | None:
@@ -287,6 +300,7 @@ class _Loop:
         stop: Stop | None = None
         with _Heartbeat(self.optimizer, [], HEARTBEAT_SECONDS) as heartbeat:
             while True:
+                _check_interrupt()
                 if stop is None:
                     finished, room = self._capacity(busy=len(in_flight))
                     if not in_flight and finished >= self.optimizer.experiment.budget:
