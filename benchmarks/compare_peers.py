@@ -358,8 +358,18 @@ PROBLEMS = _problems()
 
 
 # ---------------------------------------------------------------- methods
-def run_bayesopt(inst: Instance, budget: int) -> Trace:
+def run_bayesopt(
+    inst: Instance,
+    budget: int,
+    *,
+    initial_trials: int | None = None,
+    surrogate_options: dict[str, Any] | None = None,
+    analytic_single: bool = True,
+) -> Trace:
+    """This project's default; the keywords change one of its settings (for
+    ``ablation.py``): the design size, the GP's options, the closed-form acquisition."""
     from bayesopt import Experiment, Float, Objective, Optimizer
+    from bayesopt.acquisition import AcquisitionOptions
 
     p = inst.problem
     exp = Experiment(
@@ -369,8 +379,12 @@ def run_bayesopt(inst: Instance, budget: int) -> Trace:
         budget=budget,
         seed=inst.seed,
         strategy=None,
+        initial_trials=initial_trials,
+        surrogate_options=surrogate_options or {},
     )
     opt = Optimizer(exp, seed=inst.seed)
+    if not analytic_single:
+        opt.strategy.options = AcquisitionOptions(analytic_single=False)
     out = inst.trace()
     for _ in range(budget):
         (trial,), seconds = timed(lambda: opt.suggest(1))
