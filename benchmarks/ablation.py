@@ -119,9 +119,14 @@ def report(
         opt = optimum_of(p, runs)
         mine = [r for r in runs if r.problem == p.name]
         reg = {k: {r.seed: log10_regret(r.best, opt) for r in mine if r.method == k} for k in keys}
-        base = median(list(reg["default"].values())) if "default" in reg else math.nan
+        base = median(list(reg["default"].values())) if reg.get("default") else math.nan
         cells = []
+        if not mine:
+            continue  # not run yet (a partial report)
         for k in keys:
+            if not reg[k]:
+                cells.append("-")
+                continue
             med = median(list(reg[k].values()))
             secs[k].append(median([r.s_model for r in mine if r.method == k]))
             if k == "default" or math.isnan(base):
