@@ -6,22 +6,48 @@ then cannot report that it was interrupted. This module starts the same server
 (Prefect's ASGI app under uvicorn, on 127.0.0.1, with Prefect's ephemeral-mode
 settings) in a session of its own, so Ctrl-C reaches only the flow, which then
 records its state and stops at once.
+
+The server ends with the command that started it, however the command ends: on
+Linux the child asks the kernel for a SIGTERM when its parent dies
+(``PR_SET_PDEATHSIG``), so even ``kill -9`` of ``bayesopt run`` leaves no server
+behind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import prefect
 from prefect.settings import PREFECT_API_URL, temporary_settings
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def die_with_parent(parent: int) -> Callable[[], None]:
+    """A ``preexec_fn`` for a child that must not outlive the process ``parent``
+    (Linux; elsewhere it does nothing): the kernel sends the child SIGTERM when the
+    parent exits, ``kill -9`` included. Should the parent already be gone when the
+    child gets here, the child exits at once."""
+
+    def arm() -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(0)
+
+    return arm
 
 
 def free_port() -> int:
@@ -74,6 +100,7 @@ def local_prefect_api(*, startup_timeout: float = 120.0) -> Iterator[str]:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(os.getpid()),
         )
     url = f"http://127.0.0.1:{port}/api"
     try:

@@ -105,3 +105,54 @@ def test_ctrl_c_then_resume(
 ) -> None:
     path = write_experiment("slow", SLOW_EXPERIMENT)
     _interrupt_then_resume(tmp_path, path, cli_env, signal.SIGINT)
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_kill_9_of_a_run_leaves_no_server_behind(
+    tmp_path: Path, write_experiment: Callable[[str, str], Path], cli_env: dict[str, str]
+) -> None:
+    path = write_experiment("slow", SLOW_EXPERIMENT)
+    store = f"sqlite:///{tmp_path / 'slow.db'}"
+    args = bayesopt_cmd(
+        "run", str(path), "--storage", store, "--tracking-uri", f"sqlite:///{tmp_path / 'ml.db'}"
+    )
+    proc = subprocess.Popen(args, env=cli_env, cwd=tmp_path, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while _completed(path, store) < 1:  # the flow runs, so its API server is up
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    servers = [
+        pid
+        for pid in _children(proc.pid)
+        if "uvicorn" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    ]
+    assert servers, "the run's Prefect API server was not found among its children"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in servers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in servers), "the API server outlived a kill -9"
