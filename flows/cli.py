@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -522,7 +523,35 @@ def ui(
     mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
     console.print(f"MLflow UI for {mask_url(uri)} on http://{host}:{port} (Ctrl-C stops it)")
     cmd = [mlflow_bin, "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
-    raise typer.Exit(subprocess.call(cmd))
+    raise typer.Exit(_serve(cmd))
+
+
+def _serve(cmd: list[str]) -> int:
+    """Run a server command until it ends or this process is asked to stop.
+
+    The server runs in a process group of its own (MLflow's CLI starts the web server
+    as a further child); SIGINT and SIGTERM to this process stop the whole group, and
+    the kernel sends the server SIGTERM should this process die without that.
+    """
+    from flows.server import die_with_parent
+
+    proc = subprocess.Popen(cmd, start_new_session=True, preexec_fn=die_with_parent(os.getpid()))
+    stopped: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        stopped.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        with contextlib.suppress(ProcessLookupError):  # whatever of the group is left
+            os.killpg(proc.pid, signal.SIGTERM)
+    return 0 if stopped else code
 
 
 def main() -> None:

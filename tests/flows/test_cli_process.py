@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -54,10 +55,12 @@ def test_missing_file_is_a_clear_error(tmp_path: Path, cli_env: dict[str, str]) 
 
 
 @pytest.mark.slow
-def test_ui_serves_the_tracking_store_on_loopback(tmp_path: Path, cli_env: dict[str, str]) -> None:
+def _start_ui(
+    tmp_path: Path, cli_env: dict[str, str], port: int
+) -> tuple[subprocess.Popen[bytes], httpx.Response]:
+    """``bayesopt ui`` on ``port``, once it answers; and its answer to a search."""
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     MlflowClient(tracking).create_experiment("seen-in-ui")
-    port = free_port()
     proc = subprocess.Popen(
         bayesopt_cmd("ui", "--tracking-uri", tracking, "--port", str(port)),
         env=cli_env,
@@ -66,22 +69,48 @@ def test_ui_serves_the_tracking_store_on_loopback(tmp_path: Path, cli_env: dict[
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    deadline = time.monotonic() + 120
+    while True:
+        assert proc.poll() is None, "the UI exited"
+        try:
+            response = httpx.post(
+                f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search",
+                json={"max_results": 10},
+                timeout=5,
+            )
+            if response.status_code == 200:
+                return proc, response
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the UI did not answer within 120 s"
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ui_stops_its_server_on_sigint_and_sigterm(
+    tmp_path: Path, cli_env: dict[str, str], sig: signal.Signals
+) -> None:
+    port = free_port()
+    proc, _ = _start_ui(tmp_path, cli_env, port)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, "the UI exited"
-            try:
-                response = httpx.post(
-                    f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search",
-                    json={"max_results": 10},
-                    timeout=5,
-                )
-                if response.status_code == 200:
+        proc.send_signal(sig)  # to the command only, as a process manager or `kill` does
+        assert proc.wait(timeout=60) == 0
+        deadline = time.monotonic() + 30
+        while True:  # the port is free again: nothing of the server is left
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) != 0:
                     break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the UI did not answer within 120 s"
-            time.sleep(0.5)
+            assert time.monotonic() < deadline, "MLflow's server outlived `bayesopt ui`"
+            time.sleep(0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_ui_serves_the_tracking_store_on_loopback(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    port = free_port()
+    proc, response = _start_ui(tmp_path, cli_env, port)
+    try:
         names = [e["name"] for e in response.json()["experiments"]]
         assert "seen-in-ui" in names
         with socket.socket() as s:  # bound to loopback only
