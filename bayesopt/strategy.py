@@ -6,6 +6,8 @@ is shown, so a resumed run makes the same decisions as an uninterrupted one.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import math
 import time
@@ -497,6 +499,8 @@ class Strategy:
         noise = history.known_noise(column)
         train_Yvar = torch.as_tensor(noise, **kw).unsqueeze(-1) if noise is not None else None
         spec = self.fit_spec(sign, train_Yvar)
+        if name == "gp":
+            spec = dataclasses.replace(spec, warm_start=self._warm_start(history, target))
         if exp.space.fidelity_column is None:
             model_fitter = self.registry.create(name, **options)
         else:  # the multi-fidelity GP
@@ -540,6 +544,21 @@ class Strategy:
             held_out=held.signed(sign) if held is not None else None,
             info=info,
         )
+
+    def _warm_start(self, history: History, outcome: str) -> dict[str, Any] | None:
+        """The GP hyperparameters of the latest decision that recorded them for
+        ``outcome`` (read from the store, so a resumed run starts where it would have)."""
+        first = outcome == self.experiment.modelled_outcomes[0]
+        key = "gp_state" if first else f"gp_state.{outcome}"
+        for trial in reversed(history.records):
+            state = trial.metadata.get(key)
+            if isinstance(state, str):
+                try:
+                    loaded = json.loads(state)
+                except ValueError:
+                    return None
+                return loaded if isinstance(loaded, dict) else None
+        return None
 
     def _fit_all(self, history: History) -> list[FittedSurrogate]:
         """One fit per modelled outcome (objectives, then constrained outcomes)."""
@@ -628,7 +647,7 @@ class Strategy:
                 {
                     f"{k}.{name}": v
                     for k, v in fit.info.items()
-                    if k.startswith("cv_") or k in ("fit_seconds", "fallback")
+                    if k.startswith("cv_") or k in ("fit_seconds", "fallback", "gp_state")
                 }
             )
         ei_rel = self._relative_improvement(float(value.reshape(-1)[0]), train_Y, ref, m)

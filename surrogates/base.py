@@ -8,7 +8,7 @@ nothing of experiments, trials or storage.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -60,6 +60,9 @@ class FitSpec:
         train_Yvar: A ``n x m``-dim tensor of known observation noise variances (the
             squared standard errors measured with the outcomes), or ``None`` when the
             noise is to be inferred. Surrogates that cannot use it infer the noise.
+        warm_start: Hyperparameters to start the fit from (the exact GP's raw parameters
+            by name, as its fit info ``gp_state`` gives them after a fit); ``None``: the
+            surrogate's own starting values. Others ignore it.
     """
 
     bounds: Tensor
@@ -68,6 +71,7 @@ class FitSpec:
     columns: Sequence[Column] = field(default_factory=tuple)
     signs: Sequence[float] = field(default_factory=tuple)
     train_Yvar: Tensor | None = None
+    warm_start: Mapping[str, Sequence[float]] | None = None
 
 
 @runtime_checkable

@@ -223,7 +223,7 @@ def test_same_seed_same_decisions_in_separate_stores_and_after_reopening(
     opt_a = open_optimizer(quad, seed=7, storage=url_a)
     opt_b = open_optimizer(quad, seed=7, storage=url_b)
     history_a, history_b = [], []
-    for _ in range(quad.n_initial + 1):
+    for _ in range(quad.n_initial + 3):  # three model steps, each warm-started from the last
         (ta,) = opt_a.suggest()
         opt_a.observe(ta, evaluate_quad(ta.params))
         history_a.append(ta)
@@ -234,8 +234,9 @@ def test_same_seed_same_decisions_in_separate_stores_and_after_reopening(
         opt_b.observe(tb, evaluate_quad(tb.params))
         history_b.append(tb)
 
-    assert [t.generator for t in history_a] == ["sobol"] * 3 + ["gp+qLogNEI"]
+    assert [t.generator for t in history_a] == ["sobol"] * 3 + ["gp+qLogNEI"] * 3
     assert [t.generator for t in history_b] == [t.generator for t in history_a]
+    assert all("gp_state" in t.metadata for t in history_b[3:])  # read back after reopening
     for ta, tb in zip(history_a, history_b, strict=True):
         assert tb.params == pytest.approx(ta.params, abs=1e-9)
     model_a, model_b = history_a[-1].metadata, history_b[-1].metadata

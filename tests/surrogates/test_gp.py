@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -107,3 +108,27 @@ def test_seeded_fits_are_reproducible() -> None:
     torch.testing.assert_close(
         fits[0].posterior(test_X).mean, fits[1].posterior(test_X).mean, rtol=0, atol=0
     )
+
+
+def test_a_warm_start_reaches_the_same_fit_and_ignores_what_does_not_fit() -> None:
+    import json
+
+    gen = torch.Generator().manual_seed(3)
+    X = torch.rand(25, 3, generator=gen, dtype=torch.float64)
+    Y = torch.sin(6 * X[:, :1]) + X[:, 1:2] ** 2
+    spec = FitSpec(bounds=torch.stack([torch.zeros(3), torch.ones(3)]).double())
+    cold = ExactGP().fit(X, Y, spec)
+    state = json.loads(cold.fit_info["gp_state"])
+    assert set(state) == {n for n, _ in cold.named_parameters()}
+
+    warm = ExactGP().fit(X, Y, dataclasses.replace(spec, warm_start=state))
+    torch.testing.assert_close(
+        warm.covar_module.base_kernel.lengthscale,
+        cold.covar_module.base_kernel.lengthscale,
+        rtol=0.05,
+        atol=1e-3,
+    )
+    # a state for another dimension, or of another model, is ignored, not an error
+    other = {"covar_module.base_kernel.raw_lengthscale": [0.1] * 5, "unknown": [1.0]}
+    fitted = ExactGP().fit(X, Y, dataclasses.replace(spec, warm_start=other))
+    assert torch.isfinite(fitted.covar_module.base_kernel.lengthscale).all()
