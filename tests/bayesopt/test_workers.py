@@ -49,6 +49,7 @@ def name() -> str:
     return f"workers-{uuid.uuid4().hex[:10]}"
 
 
+@pytest.mark.slow
 def test_four_workers_share_one_store(store_url: str, name: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [

@@ -86,6 +86,7 @@ def _start_ui(
         time.sleep(0.5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_ui_stops_its_server_on_sigint_and_sigterm(
     tmp_path: Path, cli_env: dict[str, str], sig: signal.Signals
@@ -107,6 +108,7 @@ def test_ui_stops_its_server_on_sigint_and_sigterm(
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_ui_serves_the_tracking_store_on_loopback(tmp_path: Path, cli_env: dict[str, str]) -> None:
     port = free_port()
     proc, response = _start_ui(tmp_path, cli_env, port)

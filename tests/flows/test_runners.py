@@ -36,6 +36,7 @@ TIMED_EXPERIMENT = """
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["thread", "dask"])
 def test_a_batch_is_evaluated_in_parallel(
     kind: str, tmp_path: Path, write_experiment: Callable[[str, str], Path]
