@@ -57,6 +57,7 @@ from peer_common import (
     run_tasks,
     set_threads,
     silence_peers,
+    write_report,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ablation.md"
@@ -194,9 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         initializer=lambda: warm_up(["bayesopt"]),
     )
     text = report(argv, runs, problems, keys, budgets, seeds, time.perf_counter() - start)
-    print(text)
-    args.output.write_text(text)
-    print(f"written to {args.output}", file=sys.stderr)
+    write_report(text, args.output)
     return 1 if any(math.isnan(r.best) for r in runs) else 0
 
 

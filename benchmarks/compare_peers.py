@@ -111,22 +111,24 @@ from botorch.test_functions import (
 )
 from botorch.test_functions.synthetic import SyntheticTestFunction
 from peer_common import (
+    OPTUNA_STARTUP,
     command,
     environment,
     fmt,
     iqr,
     median,
+    optuna_ask_tell,
     ratio,
     run_tasks,
     set_threads,
     silence_peers,
     sobol_points,
     timed,
+    write_report,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results" / "compare_peers.md"
 OBJECTIVE = "y"
-OPTUNA_STARTUP = 10  # n_startup_trials of both TPESampler and GPSampler
 AX_DESIGN_NODES = ("CenterOfSearchSpace", "Sobol")  # Ax's nodes that use no model
 SHIFT = 0.15  # shifts are uniform in +-SHIFT * box width, per coordinate
 FLOOR = 1e-12  # regrets are floored here before log10
@@ -427,20 +429,10 @@ def run_ax(inst: Instance, budget: int) -> Trace:
 
 
 def _run_optuna(inst: Instance, budget: int, sampler: object) -> Trace:
-    import optuna
-    from optuna.distributions import BaseDistribution, FloatDistribution
-
     p = inst.problem
-    study = optuna.create_study(direction="minimize", sampler=sampler)  # type: ignore[arg-type]
-    space: dict[str, BaseDistribution] = {
-        n: FloatDistribution(lo, hi) for n, (lo, hi) in zip(p.inputs, p.bounds, strict=True)
-    }
     out = inst.trace()
-    for i in range(budget):
-        trial, seconds = timed(lambda: study.ask(fixed_distributions=space))
-        out.ask_s.append(seconds)
-        out.model.append(i >= OPTUNA_STARTUP)
-        study.tell(trial, inst(trial.params, out))
+    bounds = dict(zip(p.inputs, p.bounds, strict=True))
+    out.ask_s, out.model = optuna_ask_tell(sampler, bounds, budget, lambda x: inst(x, out))
     return out
 
 
@@ -888,9 +880,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     total = time.perf_counter() - start
     text = report(argv, args, runs, problems, keys, budgets, seeds, total)
-    print(text)
-    args.output.write_text(text)
-    print(f"written to {args.output}", file=sys.stderr)
+    write_report(text, args.output)
     return 1 if any(math.isnan(r.best) for r in runs) else 0
 
 

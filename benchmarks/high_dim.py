@@ -70,16 +70,19 @@ import numpy as np
 import torch
 from botorch.test_functions import Ackley, Hartmann
 from peer_common import (
+    OPTUNA_STARTUP,
     command,
     environment,
     fmt,
     iqr,
     median,
+    optuna_ask_tell,
     ratio,
     run_tasks,
     set_threads,
     silence_peers,
     timed,
+    write_report,
 )
 
 if TYPE_CHECKING:
@@ -91,7 +94,6 @@ OBJECTIVE = "y"
 HARTMANN6 = Hartmann(dim=6)
 HARTMANN6_OPTIMUM = -3.3223680044401833  # SLSQP; BoTorch gives -3.32237
 ACKLEY_SIDE = 15.0  # BoTorch's TuRBO tutorial searches Ackley on [-5, 10]^d
-OPTUNA_STARTUP = 10  # n_startup_trials of both TPESampler and GPSampler
 
 
 @dataclass(frozen=True)
@@ -265,18 +267,14 @@ def run_bayesopt(key: str, inst: Instance, budget: int) -> Trace:
 
 
 def _run_optuna(inst: Instance, budget: int, sampler: object) -> Trace:
-    import optuna
-    from optuna.distributions import BaseDistribution, FloatDistribution
-
-    study = optuna.create_study(direction="minimize", sampler=sampler)  # type: ignore[arg-type]
-    space: dict[str, BaseDistribution] = {n: FloatDistribution(0.0, 1.0) for n in inst.names}
     out = Trace()
-    for i in range(budget):
-        trial, seconds = timed(lambda: study.ask(fixed_distributions=space))
-        out.ask_s.append(seconds)
-        out.model.append(i >= OPTUNA_STARTUP)
-        out.values.append(inst(trial.params, out))
-        study.tell(trial, out.values[-1])
+
+    def evaluate(params: dict[str, float]) -> float:
+        out.values.append(inst(params, out))
+        return out.values[-1]
+
+    bounds = dict.fromkeys(inst.names, (0.0, 1.0))
+    out.ask_s, out.model = optuna_ask_tell(sampler, bounds, budget, evaluate)
     return out
 
 
@@ -650,9 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     total = time.perf_counter() - start
     text = report(argv, args, runs, problems, keys, budgets, seeds, method_seeds, aliases, total)
-    print(text)
-    args.output.write_text(text)
-    print(f"written to {args.output}", file=sys.stderr)
+    write_report(text, args.output)
     return 1 if any(math.isnan(r.best) for r in runs) else 0
 
 

@@ -15,11 +15,13 @@ import math
 import multiprocessing
 import os
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -140,6 +142,41 @@ def decision_seconds(ask_s: Sequence[float]) -> tuple[float, float]:
         return math.nan, math.nan
     late = ask_s[MODEL_FROM:]
     return statistics.fmean(ask_s), statistics.fmean(late) if late else math.nan
+
+
+#: Random trials before Optuna's samplers (TPE and GP) use their model.
+OPTUNA_STARTUP = 10
+
+
+def optuna_ask_tell(
+    sampler: object,
+    bounds: dict[str, tuple[float, float]],
+    budget: int,
+    evaluate: Callable[[dict[str, float]], float],
+) -> tuple[list[float], list[bool]]:
+    """``budget`` trials of a minimizing Optuna study with ``sampler`` over float inputs
+    (name -> bounds), one ``ask`` / ``tell`` at a time. Returns the seconds inside each
+    ``ask`` and whether it was past the random start-up (``OPTUNA_STARTUP``)."""
+    import optuna
+    from optuna.distributions import BaseDistribution, FloatDistribution
+
+    study = optuna.create_study(direction="minimize", sampler=sampler)  # type: ignore[arg-type]
+    space: dict[str, BaseDistribution] = {
+        n: FloatDistribution(lo, hi) for n, (lo, hi) in bounds.items()
+    }
+    ask_s: list[float] = []
+    for _ in range(budget):
+        trial, seconds = timed(lambda: study.ask(fixed_distributions=space))
+        ask_s.append(seconds)
+        study.tell(trial, evaluate(trial.params))
+    return ask_s, [i >= OPTUNA_STARTUP for i in range(budget)]
+
+
+def write_report(text: str, output: Path) -> None:
+    """Print the finished report and write it to ``output``."""
+    print(text)
+    output.write_text(text)
+    print(f"written to {output}", file=sys.stderr)
 
 
 #: The calls ``run_tasks`` hands to its forked workers: they inherit this list when
