@@ -38,6 +38,7 @@ from bayesopt.steps import BO, Ax, Sobol, Step, TrustRegion, own, stall
 from bayesopt.trial import Trial, TrialStatus
 from surrogates import FitSpec, SurrogateFallbackWarning, SurrogateRegistry, default_registry
 from surrogates.base import fit_info
+from surrogates.gp import STATE_KEY
 from surrogates.validation import cross_validate, exact_gp_loo, held_out_of
 
 logger = logging.getLogger("bayesopt")
@@ -549,7 +550,7 @@ class Strategy:
         """The GP hyperparameters of the latest decision that recorded them for
         ``outcome`` (read from the store, so a resumed run starts where it would have)."""
         first = outcome == self.experiment.modelled_outcomes[0]
-        key = "gp_state" if first else f"gp_state.{outcome}"
+        key = STATE_KEY if first else f"{STATE_KEY}.{outcome}"
         for trial in reversed(history.records):
             state = trial.metadata.get(key)
             if isinstance(state, str):
@@ -647,7 +648,7 @@ class Strategy:
                 {
                     f"{k}.{name}": v
                     for k, v in fit.info.items()
-                    if k.startswith("cv_") or k in ("fit_seconds", "fallback", "gp_state")
+                    if k.startswith("cv_") or k in ("fit_seconds", "fallback", STATE_KEY)
                 }
             )
         ei_rel = self._relative_improvement(float(value.reshape(-1)[0]), train_Y, ref, m)

@@ -52,6 +52,10 @@ from surrogates.base import (
     warn_fallback,
 )
 
+#: The fit-info key under which a fit records its raw hyperparameters (JSON), the state
+#: the next fit can start from (``FitSpec.warm_start``).
+STATE_KEY = "gp_state"
+
 #: The prior families ``ExactGP`` takes.
 PRIORS = ("unit", "dimension_scaled")
 
@@ -209,5 +213,5 @@ class ExactGP:
             warn_fallback("gp: fitted hyperparameters are not finite")
         else:  # for the next fit to start from (stored with the decision)
             state = {n: p.detach().reshape(-1).tolist() for n, p in model.named_parameters()}
-            set_fit_info(model, gp_state=json.dumps(state))
+            set_fit_info(model, **{STATE_KEY: json.dumps(state)})
         return model
