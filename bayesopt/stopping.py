@@ -92,7 +92,10 @@ class Stop:
 class StoppingRule(Protocol):
     """A condition on the run's progress; ``check`` returns the reason to stop, or ``None``."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The rule's name, recorded with the stop (read-only: the rules are frozen)."""
+        ...
 
     def validate(self, experiment: Experiment) -> None: ...
 

@@ -1,4 +1,4 @@
-"""The ``bayesopt`` command line: run, status, best, suggest, observe, ui."""
+"""The ``bayesopt`` command line: init, run, status, best, suggest, observe, ui, docs."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from rich.table import Table
 
 from bayesopt import BO, BayesoptError, Experiment, Int, Optimizer, Trial, TrialStatus
 from bayesopt.storage import mask_url
+from flows.scaffold import TEMPLATES
 
 app = typer.Typer(
     help="Bayesian optimization experiments: run them, inspect them, ask and tell by hand.",
@@ -39,6 +40,29 @@ AsyncOpt = Annotated[
         "--async", help="Keep batch-size evaluations in flight; start a trial as each one ends."
     ),
 ]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            console.print(f"bayesopt-workflows {version('bayesopt-workflows')}", highlight=False)
+        except PackageNotFoundError:  # run from a source tree that is not installed
+            console.print("bayesopt-workflows (not installed)", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Bayesian optimization experiments: run them, inspect them, ask and tell by hand."""
 
 
 def _load(path: Path) -> Experiment:
@@ -159,6 +183,35 @@ def _watch(stop: threading.Event, exp: Experiment, storage: str, progress: Progr
 
 
 @app.command()
+def init(
+    name: Annotated[
+        str,
+        typer.Argument(help="Experiment name (my-experiment) or file path ending in .py."),
+    ],
+    template: Annotated[
+        str,
+        typer.Option(
+            "--template",
+            "-t",
+            help="What the file starts from: "
+            + "; ".join(f"{k}: {v}" for k, v in TEMPLATES.items()),
+        ),
+    ] = "branin",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a new experiment file, commented field by field, that runs as written."""
+    from flows.scaffold import write_experiment
+
+    path = write_experiment(name, template, force=force)
+    console.print(f"wrote {path} (template: {template})", markup=False, highlight=False)
+    console.print(
+        f"next: edit it, then  bayesopt run {path}  (bayesopt status {path} lists the trials)",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command()
 def run(
     experiment: ExperimentArg,
     budget: Annotated[int | None, typer.Option(help="Trials to finish (overrides).")] = None,
@@ -180,7 +233,15 @@ def run(
         int | None, typer.Option(help="Threads, or local Dask worker processes.")
     ] = None,
     asynchronous: AsyncOpt = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect logs.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Show the libraries' output (Prefect's logs, MLflow's and JAX's warnings) "
+            "here; without it, it goes to runs/<name>.log.",
+        ),
+    ] = False,
 ) -> None:
     """Run an experiment through the Prefect flow until its budget is spent (resumes)."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
@@ -188,6 +249,7 @@ def run(
     # MLflow announces its database migrations at INFO; read when mlflow is imported.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     from flows.loading import (
+        RUNS_DIR,
         STORAGE_URL_ENV,
         TRACKING_URI_ENV,
         default_storage,
@@ -195,6 +257,7 @@ def run(
         hide_secret,
     )
     from flows.optimize import INTERRUPTED, optimize
+    from flows.quiet import stderr_to_log
     from flows.runners import make_task_runner
     from flows.server import local_prefect_api
 
@@ -222,8 +285,16 @@ def run(
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        # Verbose: the libraries' output is printed above the bar. Else it goes to the
+        # log file, through file descriptor 2, which this must not wrap.
+        redirect_stderr=verbose,
     )
-    with local_prefect_api(), progress:
+    quiet = (
+        contextlib.nullcontext(None)
+        if verbose
+        else stderr_to_log(RUNS_DIR / f"{exp.name}.log", f"bayesopt run {experiment}")
+    )
+    with quiet as library_log, local_prefect_api(), progress:
         watcher = threading.Thread(
             target=_watch, args=(stop, exp, store_url, progress), daemon=True
         )
@@ -256,6 +327,13 @@ def run(
     if summary.get("stopped"):
         _print_stop(summary["stopped"])
     console.print(f"trials: {mask_url(store_url)}")
+    if library_log is not None and library_log.lines:
+        console.print(
+            f"messages of the libraries: {library_log.path} ({library_log.lines} lines; "
+            "--verbose shows them here)",
+            markup=False,
+            highlight=False,
+        )
     console.print(
         f"MLflow: experiment '{exp.name}' (id {summary['mlflow_experiment_id']}), run "
         f"{summary['mlflow_run_id']} in {summary['tracking_uri']}; to browse it, "
@@ -523,6 +601,29 @@ def ui(
     mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
     console.print(f"MLflow UI for {mask_url(uri)} on http://{host}:{port} (Ctrl-C stops it)")
     cmd = [mlflow_bin, "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
+    raise typer.Exit(_serve(cmd))
+
+
+@app.command()
+def docs(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Serve the documentation site locally with MkDocs (Ctrl-C stops it)."""
+    config = Path(__file__).resolve().parent.parent / "mkdocs.yml"
+    if not config.is_file():
+        raise BayesoptError(
+            f"docs: no mkdocs.yml beside the installed package (looked for {config}); the "
+            "documentation's sources are in the project's repository: serve them from a clone"
+        )
+    mkdocs_bin = shutil.which("mkdocs") or str(Path(sys.executable).with_name("mkdocs"))
+    if not Path(mkdocs_bin).is_file():
+        raise BayesoptError(
+            "docs: MkDocs is not installed; install the docs extra (pip install -e '.[docs]' "
+            "in the clone, or: source scripts/env.sh dev,docs)"
+        )
+    console.print(f"documentation on http://{host}:{port} (Ctrl-C stops it)")
+    cmd = [mkdocs_bin, "serve", "-f", str(config), "--dev-addr", f"{host}:{port}"]
     raise typer.Exit(_serve(cmd))
 
 

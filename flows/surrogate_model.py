@@ -14,7 +14,10 @@ pickled by value, so loading needs this project installed but not that file.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +53,32 @@ def save_surrogate(fitted: FittedSurrogate, path: Path) -> Path:
     with open(blob, "wb") as f:
         cloudpickle.dump(fitted, f)
     example = pd.DataFrame([fitted.space.decode([0.5] * fitted.space.dim)])
-    mlflow.pyfunc.save_model(
-        str(path),
-        python_model=SurrogatePyfunc(),
-        artifacts={"fitted": str(blob)},
-        pip_requirements=_requirements(),
-        input_example=example,
-        metadata={"surrogate": fitted.surrogate, "n_train": fitted.n_train},
-    )
+    # MLflow checks the input example by loading the model back; its progress bar of
+    # that "download" would land in the middle of the run's display.
+    with _no_progress_bar():
+        mlflow.pyfunc.save_model(
+            str(path),
+            python_model=str(Path(__file__).with_name("surrogate_pyfunc.py")),
+            artifacts={"fitted": str(blob)},
+            pip_requirements=_requirements(),
+            input_example=example,
+            metadata={"surrogate": fitted.surrogate, "n_train": fitted.n_train},
+        )
     return path
+
+
+@contextlib.contextmanager
+def _no_progress_bar() -> Iterator[None]:
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    before = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _requirements() -> list[str]:

@@ -1,0 +1,1 @@
+"""Experiment files that ``bayesopt init`` writes: each one runs as written."""
