@@ -1,8 +1,8 @@
 """The distribution: a wheel and an sdist build from the tree, and the wheel works alone.
 
 The wheel is installed into a fresh virtual environment (without its dependencies,
-which the project's environment lends through a path file, so that the test does not
-download gigabytes), away from the source tree; the installed ``bayesopt`` command
+which the project's environment lends, see :mod:`tests.fresh_venv`), away from the
+source tree; the installed ``bayesopt`` command
 writes an experiment and runs it through the flow.
 """
 
@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import sysconfig
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.fresh_venv import fresh_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = "bayesopt_workflows"
@@ -62,17 +63,7 @@ def test_the_wheel_and_sdist_carry_the_packages_and_their_data(built: tuple[Path
 def test_the_installed_wheel_runs_an_experiment(built: tuple[Path, Path], tmp_path: Path) -> None:
     wheel, _ = built
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    python = venv / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    # The dependencies, from the project's environment; a path line does not process that
-    # directory's own path files, so the editable install of the tree stays out.
-    Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    python, site = fresh_venv(venv)
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)],
         check=True,
