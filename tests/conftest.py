@@ -1,10 +1,15 @@
 """Test-wide settings: Prefect and MLflow run for real, in throw-away homes."""
 
 import atexit
+import contextlib
 import os
 import shutil
+import signal
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +23,48 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+# Every process the tests start inherits this mark, so that the session can find at its
+# end any that outlived it (a server left by a command, a worker nobody stopped).
+_MARK = f"BAYESOPT_TEST_SESSION={uuid.uuid4().hex}"
+os.environ["BAYESOPT_TEST_SESSION"] = _MARK.split("=", 1)[1]
+
+
+def _marked_processes() -> dict[int, str]:
+    """Processes other than this one whose environment carries this session's mark."""
+    found = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid == os.getpid():
+            continue
+        try:
+            if _MARK.encode() in (entry / "environ").read_bytes().split(b"\0"):
+                found[pid] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session if a process that it started is still running (after a grace
+    period for servers that are stopping), and stop those processes."""
+    if not Path("/proc").is_dir():
+        return
+    deadline = time.monotonic() + 15
+    left = _marked_processes()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = _marked_processes()
+    if not left:
+        return
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    lines = "\n".join(f"  {pid}: {cmd}" for pid, cmd in sorted(left.items()))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"processes the tests left behind (now killed):\n{lines}", red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)
