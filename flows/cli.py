@@ -11,16 +11,20 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bayesopt import BO, BayesoptError, Experiment, Int, Optimizer, Trial, TrialStatus
-from bayesopt.storage import mask_url
+# The library (PyTorch, BoTorch) loads when a command needs it, not for --help or init.
+import bayesopt as bo
+from bayesopt.errors import BayesoptError
 from flows.scaffold import TEMPLATES
+
+if TYPE_CHECKING:
+    from bayesopt import Experiment, Optimizer, Trial
 
 app = typer.Typer(
     help="Bayesian optimization experiments: run them, inspect them, ask and tell by hand.",
@@ -75,7 +79,13 @@ def _optimizer(path: Path, storage: str | None) -> tuple[Experiment, Optimizer]:
     from flows.loading import default_storage
 
     exp = _load(path)
-    return exp, Optimizer(exp, storage=default_storage(exp, storage))
+    return exp, bo.Optimizer(exp, storage=default_storage(exp, storage))
+
+
+def _mask_url(url: str) -> str:
+    from bayesopt.storage import mask_url
+
+    return mask_url(url)
 
 
 def _fmt(value: Any) -> str:
@@ -119,7 +129,7 @@ def _trial_table(exp: Experiment, trials: list[Trial], title: str) -> Table:
     # The default design-then-BO strategy says as much as the generator does: its step
     # column is shown only for strategies with more to tell.
     steps = exp.strategy
-    show_step = not (len(steps) == 2 and steps[0].name == "sobol" and steps[1] == BO())
+    show_step = not (len(steps) == 2 and steps[0].name == "sobol" and steps[1] == bo.BO())
     for col in [*cols, *(["step"] if show_step else []), "decided by", "note"]:
         table.add_column(col, justify="right" if col == "id" else "left")
     for t in trials:
@@ -168,7 +178,7 @@ def _watch(stop: threading.Event, exp: Experiment, storage: str, progress: Progr
     while not done:
         done = stop.wait(0.5)  # one last refresh after the flow has ended
         try:
-            opt = opt or Optimizer(exp, storage=storage)
+            opt = opt or bo.Optimizer(exp, storage=storage)
             finished = opt.n_finished
             try:
                 if exp.is_multi_objective:
@@ -314,7 +324,7 @@ def run(
         finally:
             stop.set()
             watcher.join(timeout=10)
-    opt = Optimizer(exp, storage=store_url)
+    opt = bo.Optimizer(exp, storage=store_url)
     counts = f"{summary['n_completed']} completed ({summary['n_failed']} failed)"
     try:
         if exp.is_multi_objective:
@@ -326,7 +336,7 @@ def run(
         console.print(f"[yellow]{exc}[/]")
     if summary.get("stopped"):
         _print_stop(summary["stopped"])
-    console.print(f"trials: {mask_url(store_url)}")
+    console.print(f"trials: {_mask_url(store_url)}")
     if library_log is not None and library_log.lines:
         console.print(
             f"messages of the libraries: {library_log.path} ({library_log.lines} lines; "
@@ -357,8 +367,10 @@ def deploy(
     ] = None,
     asynchronous: AsyncOpt = False,
 ) -> None:
-    """Make a Prefect deployment of the flow for an experiment: serve it from this
-    process (Ctrl-C stops), or register it to a work pool. Needs PREFECT_API_URL."""
+    """Make a Prefect deployment of the flow for an experiment (needs PREFECT_API_URL).
+
+    Serves it from this process (Ctrl-C stops), or registers it to a work pool.
+    """
     from flows.deploy import absolute_sqlite, register, serve
     from flows.loading import (
         STORAGE_URL_ENV,
@@ -398,10 +410,10 @@ def status(experiment: ExperimentArg, storage: StorageOpt = None) -> None:
     """Show every trial of the experiment."""
     exp, opt = _optimizer(experiment, storage)
     trials = opt.all_trials()
-    counts = {s.value: sum(t.status == s for t in trials) for s in TrialStatus}
+    counts = {s.value: sum(t.status == s for t in trials) for s in bo.TrialStatus}
     summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
     console.print(_trial_table(exp, trials, f"{exp.name}: {summary or 'no trials'}"))
-    if exp.is_multi_objective and any(t.status == TrialStatus.COMPLETED for t in trials):
+    if exp.is_multi_objective and any(t.status == bo.TrialStatus.COMPLETED for t in trials):
         try:
             front = opt.pareto()
             console.print(_trial_table(exp, front, _front_title(exp, opt, front)))
@@ -550,7 +562,7 @@ def _param_value(exp: Experiment, name: str, raw: str) -> Any:
     if values is not None:
         return next((v for v in values if str(v) == raw), raw)
     try:
-        return int(raw) if isinstance(param, Int) else float(raw)
+        return int(raw) if isinstance(param, bo.Int) else float(raw)
     except ValueError:
         raise typer.BadParameter(f"{name}: {raw!r} is not a number", param_hint="POINT") from None
 
@@ -583,7 +595,7 @@ def import_(
         f"({prepared.skipped} row(s) skipped: not completed)",
         markup=False,
     )
-    console.print(f"trials: {mask_url(opt.store.url)}", markup=False)
+    console.print(f"trials: {_mask_url(opt.store.url)}", markup=False)
 
 
 @app.command()
@@ -599,7 +611,7 @@ def ui(
 
     uri = default_tracking_uri(tracking_uri)
     mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
-    console.print(f"MLflow UI for {mask_url(uri)} on http://{host}:{port} (Ctrl-C stops it)")
+    console.print(f"MLflow UI for {_mask_url(uri)} on http://{host}:{port} (Ctrl-C stops it)")
     cmd = [mlflow_bin, "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
     raise typer.Exit(_serve(cmd))
 
