@@ -270,7 +270,7 @@ class AxDecider:
             something Ax's Client cannot take (an equality constraint, a parameter
             other than Float, Int, Choice and Fixed), or Ax refused its configuration.
 
-    Example:
+    Examples:
         >>> from bayesopt import Experiment, Float, Objective
         >>> exp = Experiment(name="q", parameters=[Float("x", 0.0, 1.0)],
         ...                  objectives=[Objective("y")])

@@ -25,7 +25,7 @@ class OutcomeConstraint:
     The outcome is modelled like an objective, and the acquisition weighs each
     candidate by its probability of satisfying every outcome constraint.
 
-    Example:
+    Examples:
         >>> OutcomeConstraint("purity", ">=", 0.95).holds({"purity": 0.97})
         True
     """
@@ -115,7 +115,7 @@ def parse_constraint(text: str, parameters: Sequence[str]) -> LinearConstraint |
             or a chained one, parameters mixed with outcomes, several outcomes,
             ``==`` on an outcome, a non-linear outcome term.
 
-    Example:
+    Examples:
         >>> parse_constraint("x1 + 2*x2 <= 10", ["x1", "x2"])
         LinearConstraint(coefficients={'x1': 1.0, 'x2': 2.0}, op='<=', bound=10.0)
         >>> print(parse_constraint("10 >= x1 + x2/2", ["x1", "x2"]))

@@ -215,7 +215,7 @@ class Experiment:
             column per parameter and per modelled outcome; every decision records the
             model's ``holdout_rmse``, ``holdout_nlpd`` and ``holdout_picp`` on it.
 
-    Example:
+    Examples:
         >>> from bayesopt import Experiment, Float, Objective
         >>> exp = Experiment(name="quad", parameters=[Float("x", -1.0, 1.0)],
         ...                  objectives=[Objective("y")])

@@ -142,7 +142,7 @@ def default_cost(fidelity: Fidelity) -> AffineCost:
     """The default ``cost = target / 4 + fidelity``: BoTorch's ``AffineFidelityCostModel``
     (weight 1) with a fixed cost of 1/5 of the cost at the target.
 
-    Example:
+    Examples:
         >>> cost = default_cost(Fidelity("epochs", 1, 100))
         >>> cost(100), cost(1)
         (125.0, 26.0)

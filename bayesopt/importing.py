@@ -32,7 +32,7 @@ first problem refuses the whole import with an :class:`InvalidImportError` that 
 the row (the 1-based data row, and for a CSV file its line), the column, the value
 given and what is valid; otherwise every row is added in one transaction.
 
-Example:
+Examples:
     >>> import pandas as pd
     >>> from bayesopt import Experiment, Float, Objective, Optimizer
     >>> exp = Experiment(name="imported", parameters=[Float("x", 0.0, 1.0)],

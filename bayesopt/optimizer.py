@@ -1,6 +1,6 @@
 """The ask/tell optimizer: suggest points, observe results, everything in the store.
 
-Example:
+Examples:
     >>> from bayesopt import Experiment, Float, Objective, Optimizer
     >>> exp = Experiment(name="doc", parameters=[Float("x", 0.0, 1.0)], objectives=[Objective("y")])
     >>> opt = Optimizer(exp, seed=0)

@@ -12,7 +12,7 @@ Every tunable parameter takes one column of the encoded space ``[0, 1]^d``:
 - :class:`Fidelity` (at most one) is encoded like a Float (an Int with ``integer=True``);
   it sets how expensive and how accurate an evaluation is (see :mod:`bayesopt.fidelity`).
 
-Example:
+Examples:
     >>> space = Space([
     ...     Float("lr", 1e-4, 1e-1, log=True), Int("depth", 1, 5), Choice("act", ["relu", "tanh"])
     ... ])
@@ -298,7 +298,7 @@ class Fidelity:
     one column of the encoded space, encoded like a :class:`Float` (an :class:`Int`
     with ``integer=True``); a space has at most one.
 
-    Example:
+    Examples:
         >>> f = Fidelity("epochs", 1, 100, integer=True)
         >>> f.target, f.from_unit(f.target_unit)
         (100, 100)
@@ -421,7 +421,7 @@ class LinearConstraint:
     ``a + b + c == 1``) may name only :class:`Float` parameters on a linear scale:
     rounding an integer would break it.
 
-    Example:
+    Examples:
         >>> LinearConstraint({"x1": 1.0, "x2": 1.0}, "<=", 10.0)
         LinearConstraint(coefficients={'x1': 1.0, 'x2': 1.0}, op='<=', bound=10.0)
         >>> LinearConstraint({"a": 1, "b": 1}, "==", 1).holds({"a": 0.25, "b": 0.75 + 1e-9})
@@ -762,7 +762,7 @@ class Space:
     ) -> list[tuple[list[int], list[float], float]]:
         """Equalities in BoTorch's form ``sum(coef * u[idx]) == rhs`` over the encoded columns.
 
-        Example:
+        Examples:
             >>> space = Space([Float("a", 0, 1), Float("b", 0, 2)], [LinearConstraint(
             ...     {"a": 1.0, "b": 1.0}, "==", 1.0)])
             >>> space.botorch_equalities()
@@ -793,7 +793,7 @@ class Space:
         Each name must be a tunable parameter, each value valid for it, and some point
         of the space must still satisfy every constraint with those values.
 
-        Example:
+        Examples:
             >>> space = Space([Float("temperature", 10.0, 40.0), Float("time", 1.0, 5.0)])
             >>> space.fixed_columns({"temperature": 25.0})
             {0: 0.5}

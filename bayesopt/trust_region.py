@@ -25,7 +25,7 @@ built, inside the region; :func:`thompson_candidates` draws a batch by Thompson
 sampling over perturbed Sobol points, for dimensions where gradient optimization is
 costly.
 
-Example:
+Examples:
     >>> state = TrustRegionState.initial(dim=2, batch_size=1)
     >>> state = update(state, [1.0], [[0.2, 0.7]])  # the first batch sets the incumbent
     >>> state.best_value, state.center, state.length
@@ -216,7 +216,7 @@ class TrustRegionState:
             InvalidExperimentError: An option is unknown or out of range; the message
                 starts with ``strategy TrustRegion: <field>=<value>``.
 
-        Example:
+        Examples:
             >>> TrustRegionState.initial(dim=10, batch_size=4).failure_tolerance
             3
         """
@@ -249,7 +249,7 @@ class TrustRegionState:
     def as_dict(self) -> dict[str, Any]:
         """The state as plain JSON values; ``best_value`` is ``None`` for ``-inf``.
 
-        Example:
+        Examples:
             >>> s = TrustRegionState.initial(dim=2, batch_size=1)
             >>> TrustRegionState.from_dict(s.as_dict()) == s
             True
@@ -370,7 +370,7 @@ def region_bounds(state: TrustRegionState, center: Tensor, lengthscales: Tensor 
     Returns:
         A ``2 x d`` float64 tensor on ``center``'s device.
 
-    Example:
+    Examples:
         >>> s = TrustRegionState.initial(dim=2, batch_size=1, length_init=0.4)
         >>> region_bounds(s, torch.tensor([0.5, 0.1]), None)
         tensor([[0.3000, 0.0000],

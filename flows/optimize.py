@@ -337,7 +337,10 @@ def optimize(
 
     Args:
         experiment_path: A Python file that defines ``experiment = Experiment(...)``.
-        budget, batch_size, surrogate, seed: Override the experiment's settings.
+        budget: Overrides the experiment's ``budget`` (trials to finish).
+        batch_size: Overrides the experiment's ``batch_size``.
+        surrogate: Overrides the experiment's ``surrogate``.
+        seed: Overrides the experiment's ``seed``.
         storage: SQLAlchemy URL of the trial store (default ``sqlite:///runs/<name>.db``).
             A URL with its password masked (``user:***@host``) is completed from
             ``BAYESOPT_STORAGE_URL``, so that no password shows among the parameters.

@@ -320,7 +320,7 @@ class BayesianNN:
         mcmc_samples: NUTS draws kept after warmup (thinned evenly to ``num_samples``).
         max_tree_depth: NUTS maximum tree depth.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from surrogates.base import FitSpec
         >>> X = torch.linspace(0, 1, 12, dtype=torch.float64).unsqueeze(-1)

@@ -40,7 +40,7 @@ def mcmc_diagnostics(
     Returns:
         ``r_hat_max``, ``ess_bulk_min``, ``ess_tail_min``, ``divergences``, ``draws``.
 
-    Example:
+    Examples:
         >>> rng = np.random.default_rng(0)
         >>> d = mcmc_diagnostics({"mu": rng.normal(size=400)}, np.zeros(400, bool))
         >>> d["r_hat_max"] < 1.02 and d["ess_bulk_min"] > 200 and d["divergences"] == 0

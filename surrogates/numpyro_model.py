@@ -597,7 +597,7 @@ class NumPyroSurrogate:
         loo: Attach PSIS-LOO held-out predictions, so that the framework needs no k-fold
             cross-validation (which would run NUTS once per fold).
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp, numpyro, numpyro.distributions as dist, torch
         >>> def model(X, y=None):
         ...     a = numpyro.sample("a", dist.Normal(0.0, 2.0))

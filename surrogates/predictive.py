@@ -151,7 +151,7 @@ def predictive(model: Model, X: Tensor) -> Predictive:
     Returns:
         A :class:`Predictive` over ``n`` points and the model's outcomes.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from botorch.models import SingleTaskGP
         >>> X = torch.linspace(0, 1, 6, dtype=torch.float64).unsqueeze(-1)

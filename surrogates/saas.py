@@ -74,7 +74,7 @@ class SaasGP:
         num_chains: Independent chains, drawn in parallel when JAX has enough devices
             and one after another otherwise; their kept draws are pooled.
 
-    Example:
+    Examples:
         >>> X = torch.rand(10, 3, dtype=torch.float64)
         >>> Y = torch.sin(6 * X[:, :1])
         >>> spec = FitSpec(bounds=torch.stack([torch.zeros(3), torch.ones(3)]).double())

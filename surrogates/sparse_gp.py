@@ -152,7 +152,7 @@ class SparseGP:
         learn_inducing: Whether Adam also moves the inducing locations (else they
             stay at the greedy allocation).
 
-    Example:
+    Examples:
         >>> import torch
         >>> X = torch.rand(20, 2, dtype=torch.float64)
         >>> spec = FitSpec(bounds=torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64))
