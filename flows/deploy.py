@@ -73,5 +73,8 @@ def register(
         cron=cron,
         parameters=parameters,
         print_next_steps=False,
+        # Prefect's advice to use .serve for a process pool: `bayesopt deploy` without
+        # --work-pool is that; the user who names a pool has chosen it.
+        ignore_warnings=True,
     )
     return str(deployment_id)
