@@ -449,8 +449,11 @@ class Strategy:
             logger.warning("%s; using Sobol points instead", reason)
             return self._sobol_candidates(sobol_start, n, reason=reason, fixed=fixed)
         cands = []
+        predicted = meta.pop(PREDICTED_KEY, None)
         for i, row in enumerate(X.cpu().numpy()):
             meta_i = {**meta, "acq_value": float(value.reshape(-1)[min(i, value.numel() - 1)])}
+            if predicted is not None:  # what the deciding model expected of this point
+                meta_i["pred_mean"], meta_i["pred_sd"] = predicted[i]
             cands.append(Candidate(exp.space.decode(row), generator, meta_i))
         return cands
 
@@ -654,6 +657,9 @@ class Strategy:
         ei_rel = self._relative_improvement(float(value.reshape(-1)[0]), train_Y, ref, m)
         if ei_rel is not None:
             meta["ei_rel"] = ei_rel
+        predicted = _predicted(fits[0].model, X, float(signs[0]))
+        if predicted is not None:
+            meta[PREDICTED_KEY] = predicted
         return X, value, meta, f"{fits[0].surrogate}+{exp.acquisition}"
 
     def _relative_improvement(
@@ -679,3 +685,28 @@ def _completed(records: tuple[Trial, ...]) -> list[Trial]:
     """Completed trials in the order they completed."""
     done = [t for t in records if t.status == TrialStatus.COMPLETED and t.values]
     return sorted(done, key=lambda t: (t.finished_at or t.created_at or 0, t.id))
+
+
+#: Where the per-candidate predictions travel from the fit to the candidates.
+PREDICTED_KEY = "_predicted"
+
+
+def _predicted(model: Any, X: torch.Tensor, sign: float) -> list[tuple[float, float]] | None:
+    """The deciding model's predictive mean and standard deviation of a new measurement of
+    the first modelled outcome at each chosen point, in the outcome's units; recorded with
+    each trial, so that the surprise of its result (how many standard deviations it fell
+    from what was expected) can be read from the history. ``None`` where the model cannot
+    say (the decision itself does not depend on it)."""
+    try:
+        with torch.no_grad():
+            try:
+                post = model.posterior(X, observation_noise=True)
+            except (NotImplementedError, TypeError, RuntimeError):
+                post = model.posterior(X)
+            mean = post.mean.reshape(len(X), -1)[:, 0] * sign
+            sd = post.variance.reshape(len(X), -1)[:, 0].clamp_min(0.0).sqrt()
+    except Exception:
+        return None
+    if not (torch.isfinite(mean).all() and torch.isfinite(sd).all()):
+        return None
+    return [(float(a), float(b)) for a, b in zip(mean.cpu(), sd.cpu(), strict=True)]
