@@ -63,3 +63,17 @@ class Trial:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
+
+    @property
+    def step_label(self) -> str:
+        """The strategy step that decided the trial, as ``2 trust_region (length 0.4)``
+        (its position in the strategy from 1, its name, a trust region's side length);
+        ``manual`` for trials run by hand or imported, ``-`` where no step is recorded."""
+        index = self.metadata.get("step_index")
+        if not isinstance(index, int):
+            return "manual" if self.generator in ("manual", "import") else "-"
+        label = f"{index + 1} {self.metadata.get('step', '?')}"
+        region = self.metadata.get("trust_region")
+        if isinstance(region, dict) and isinstance(region.get("length"), int | float):
+            label += f" (length {region['length']:.3g})"
+        return label

@@ -143,23 +143,11 @@ def _trial_table(exp: Experiment, trials: list[Trial], title: str) -> Table:
             *[_fmt(t.params.get(n)) for n in exp.space.names],
             *[_outcome(t, k) for k in outcomes],
             *([ok] if feasibility else []),
-            *([_step(exp, t)] if show_step else []),
+            *([t.step_label] if show_step else []),
             t.generator,
             str(note)[:60],
         )
     return table
-
-
-def _step(exp: Experiment, t: Trial) -> str:
-    """The strategy step that decided a trial, as ``2 trust_region (length 0.4)``."""
-    index = t.metadata.get("step_index")
-    if not isinstance(index, int):
-        return "manual" if t.generator in ("manual", "import") else "-"
-    label = f"{index + 1} {t.metadata.get('step', '?')}"
-    region = t.metadata.get("trust_region")
-    if isinstance(region, dict) and isinstance(region.get("length"), int | float):
-        label += f" (length {region['length']:.3g})"
-    return label
 
 
 def _front_title(exp: Experiment, opt: Optimizer, front: list[Trial]) -> str:
@@ -611,7 +599,15 @@ def ui(
 
     uri = default_tracking_uri(tracking_uri)
     mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
-    console.print(f"MLflow UI for {_mask_url(uri)} on http://{host}:{port} (Ctrl-C stops it)")
+    from flows.tracking import UI_WORKFLOW
+
+    console.print(
+        f"MLflow UI for {_mask_url(uri)} on http://{host}:{port}/#/experiments?workflowType="
+        f"{UI_WORKFLOW} (Ctrl-C stops it)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     cmd = [mlflow_bin, "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
     raise typer.Exit(_serve(cmd))
 

@@ -1,7 +1,9 @@
 """MLflow tracking: one MLflow experiment per experiment, one run per flow run.
 
 Metrics are buffered and sent with ``log_batch`` once per batch of trials, so a
-remote tracking server sees a few calls per batch, not one per value.
+remote tracking server sees a few calls per batch, not one per value. Each run ends
+with its trials table, its convergence plot and its decision report
+(:mod:`flows.report`) as artifacts.
 """
 
 from __future__ import annotations
@@ -27,9 +29,18 @@ from flows.plots import (
     pareto_plot,
     predicted_vs_observed_plot,
 )
+from flows.report import REPORT_NAME, write_report
 from flows.surrogate_model import ARTIFACT_PATH, save_surrogate
 
 _MAX_BATCH = 900  # below MLflow's limit of 1000 metrics per log_batch call
+
+#: MLflow 3 opens an experiment in the view its kind names; without the tag it guesses
+#: from the runs and shows a run like this one in the GenAI view. This kind opens the
+#: model-training view, where a run's metric charts are.
+KIND_TAG = "mlflow.experimentKind"
+KIND = "custom_model_development"
+#: The same for the UI of MLflow 3.17 and later, which reads it from the page's address.
+UI_WORKFLOW = "machine_learning"
 
 #: Numeric trial metadata that is bookkeeping, not a measurement of the decision.
 _NOT_METRICS = frozenset({"sobol_index", "n_pending"})
@@ -65,6 +76,8 @@ class RunTracker:
         name = self.experiment.name
         found = self.client.get_experiment_by_name(name)
         if found is not None:
+            if KIND_TAG not in found.tags:  # made by an earlier version, or by hand
+                self.client.set_experiment_tag(found.experiment_id, KIND_TAG, KIND)
             return str(found.experiment_id)
         artifact_location = None
         if self.tracking_uri.startswith("sqlite:"):
@@ -72,7 +85,11 @@ class RunTracker:
             db = Path(self.tracking_uri.split(":///", 1)[-1])
             artifact_location = (db.parent / "mlartifacts" / name).resolve().as_uri()
         try:
-            return str(self.client.create_experiment(name, artifact_location=artifact_location))
+            return str(
+                self.client.create_experiment(
+                    name, artifact_location=artifact_location, tags={KIND_TAG: KIND}
+                )
+            )
         except Exception:
             found = self.client.get_experiment_by_name(name)  # created by a concurrent run
             if found is None:
@@ -196,6 +213,11 @@ class RunTracker:
             else:
                 png = convergence_plot(df, obj.name, obj.minimize, Path(tmp) / "convergence.png")
                 self.client.log_artifact(run_id, str(png))
+            try:  # the page a reviewer reads in the UI's artifact viewer
+                page = write_report(optimizer, Path(tmp) / REPORT_NAME, run_id=run_id)
+                self.client.log_artifact(run_id, str(page))
+            except Exception as exc:  # never lose the run for its report
+                self.client.set_tag(run_id, "report.error", f"{type(exc).__name__}: {exc}"[:5000])
         if status == "FINISHED":  # an interrupted run stops at once; a resumed one logs it
             self._log_surrogate(optimizer)
         summary: list[RunTag] = [RunTag("n_trials", str(len(df)))]
@@ -276,10 +298,15 @@ class RunTracker:
             raise RuntimeError("tracking: start() was not called")
         return self.run_id
 
+    def run_path(self) -> str:
+        """The run's page in the MLflow UI, relative to its address, in the model-training
+        view (MLflow 3's UI picks the view from ``workflowType``, else the GenAI one)."""
+        return f"/#/experiments/{self.experiment_id}/runs/{self._run()}?workflowType={UI_WORKFLOW}"
+
     def ui_hint(self) -> str:
         if self.tracking_uri.startswith(("http://", "https://")):
-            return f"open {self.display_uri} in a browser"
-        return "run `bayesopt ui` and open http://127.0.0.1:5000"
+            return f"open {self.display_uri.rstrip('/')}{self.run_path()} in a browser"
+        return f"run `bayesopt ui` and open http://127.0.0.1:5000{self.run_path()}"
 
 
 def _front(optimizer: Optimizer) -> list[Trial]:

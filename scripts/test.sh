@@ -14,6 +14,14 @@ if [ "${1:-}" = "--quick" ]; then
   shift
   set -- -m "not slow" "$@"
 else
+  # The UI test opens the MLflow UI in headless Chromium (Debian's package).
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "installing chromium (Debian's package) for the UI test"
+    sudo_="" ; [ "$(id -u)" = 0 ] || sudo_="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo_ apt-get install -y -q chromium >/dev/null \
+      || { $sudo_ apt-get update -q >/dev/null && $sudo_ apt-get install -y -q chromium >/dev/null; }
+  fi
   # Into a temporary directory, so that no build output lands in the tree.
   echo "== mkdocs build --strict"
   docs_site="$(mktemp -d)"
