@@ -38,8 +38,13 @@ def _marked_processes() -> dict[int, str]:
         if pid == os.getpid():
             continue
         try:
-            if _MARK.encode() in (entry / "environ").read_bytes().split(b"\0"):
-                found[pid] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+            if _MARK.encode() not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == os.getpid() and "multiprocessing.resource_tracker" in cmd:
+                continue  # this process's own tracker: it ends when its pipe from here closes
+            found[pid] = cmd
         except OSError:  # gone meanwhile, or not ours to read
             continue
     return found
