@@ -50,6 +50,14 @@ def _marked_processes() -> dict[int, str]:
     return found
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that needs the session's Prefect API server belongs to the full tier: the
+    quick tier (``-m "not slow"``) starts no server."""
+    for item in items:
+        if "prefect_api" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the session if a process that it started is still running (after a grace
     period for servers that are stopping), and stop those processes."""

@@ -345,6 +345,7 @@ def test_level_region_needs_a_level_goal(open_optimizer) -> None:
 
 
 # ------------------------------------------------------------------ MLflow
+@pytest.mark.slow
 def test_mlflow_logs_the_learning_metrics(open_optimizer, tmp_path: Path) -> None:
     from flows.tracking import RunTracker
 

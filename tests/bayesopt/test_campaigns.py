@@ -39,6 +39,7 @@ def run(opt: Optimizer, fn, n: int) -> None:
 
 
 # ----------------------------------------------------------- several objectives
+@pytest.mark.slow
 def test_two_objectives_give_a_pareto_front_and_a_growing_hypervolume(open_optimizer) -> None:
     exp = Experiment(
         name="mo",

@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
+
 from bayesopt import Optimizer
 from flows.loading import load_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_the_mechanistic_model_makes_the_decisions() -> None:
     base = load_experiment(ROOT / "experiments" / "mechanistic_curve.py")
     assert base.surrogate == "numpyro" and callable(base.surrogate_options["model"])

@@ -18,6 +18,7 @@ from flows.server import free_port
 from tests.flows.conftest import bayesopt_cmd
 
 
+@pytest.mark.slow
 def test_a_bad_definition_is_refused_before_any_trial(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -41,6 +42,7 @@ def test_a_bad_definition_is_refused_before_any_trial(
     assert not (tmp_path / "runs" / "bad.db").exists()
 
 
+@pytest.mark.slow
 def test_missing_file_is_a_clear_error(tmp_path: Path, cli_env: dict[str, str]) -> None:
     out = subprocess.run(
         bayesopt_cmd("status", "nope.py"),

@@ -127,6 +127,7 @@ def test_a_served_deployment_runs_on_a_real_server(
     assert mlflow_run.data.tags["prefect.flow_run_id"]
 
 
+@pytest.mark.slow
 def test_deploy_without_a_server_is_a_clear_error(
     tmp_path: Path, write_experiment: Callable[[str, str], Path], cli_env: dict[str, str]
 ) -> None:

@@ -23,7 +23,12 @@ from surrogates import (
 )
 
 DTYPE = torch.float64
-SURROGATES = default_registry().names()
+#: SAAS and the NumPyro model fit by NUTS, seconds per fit: their contract tests belong
+#: to the full tier (tests/surrogates/test_numpyro_model.py keeps one in the quick tier).
+SURROGATES = [
+    pytest.param(name, marks=pytest.mark.slow) if name in ("saas", "numpyro") else name
+    for name in default_registry().names()
+]
 
 
 def quadratic_model(X, y=None):

@@ -24,6 +24,9 @@ from surrogates.base import FitSpec, SurrogateError, SurrogateFallbackWarning, f
 from surrogates.predictive import GaussianMixture, predictive
 from surrogates.saas import SaasGP
 
+#: NUTS fits, seconds each: the full tier runs these.
+pytestmark = pytest.mark.slow
+
 DTYPE = torch.float64
 TINY = {"warmup_steps": 32, "num_samples": 32, "thinning": 4}  # 8 draws kept
 ACTIVE = (0, 1)
