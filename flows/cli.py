@@ -334,9 +334,12 @@ def run(
         )
     console.print(
         f"MLflow: experiment '{exp.name}' (id {summary['mlflow_experiment_id']}), run "
-        f"{summary['mlflow_run_id']} in {summary['tracking_uri']}; to browse it, "
-        f"{summary['ui_hint']}"
+        f"{summary['mlflow_run_id']} in {summary['tracking_uri']}",
+        markup=False,
+        highlight=False,
     )
+    # Not wrapped, so that the link stays whole for the terminal to open or copy.
+    console.print(f"to browse it, {summary['ui_hint']}", soft_wrap=True, markup=False)
 
 
 @app.command()

@@ -1,5 +1,6 @@
 """Tutorial: a first experiment from the command line.
 
+``bayesopt run experiments/branin.py`` is the example's run (its budget of 25);
 ``bayesopt init`` writes a commented experiment file that runs as written;
 ``bayesopt run`` runs its budget through the Prefect flow; ``bayesopt status`` and
 ``bayesopt best`` read the store. Each command is run here as a subprocess, as in a
@@ -7,9 +8,11 @@ terminal, and what it printed is shown.
 """
 
 import shlex
+import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 
 def sh(*cmd: str) -> None:
@@ -24,7 +27,12 @@ def sh(*cmd: str) -> None:
         sys.exit(f"{cmd[0]} exited with code {out.returncode}")
 
 
+# The example that scripts/run_example.sh runs, from a copy of experiments/branin.py.
+Path("experiments").mkdir(exist_ok=True)
+shutil.copy(Path(__file__).resolve().parents[2] / "experiments" / "branin.py", "experiments")
+
 # --8<-- [start:commands]
+sh("bayesopt", "run", "experiments/branin.py")
 sh("bayesopt", "init", "my_experiment")
 sh("bayesopt", "run", "my_experiment.py", "--budget", "10")
 sh("bayesopt", "status", "my_experiment.py")
