@@ -635,10 +635,10 @@ def docs(
         )
     console.print(f"documentation on http://{host}:{port} (Ctrl-C stops it)")
     cmd = [mkdocs_bin, "serve", "-f", str(config), "--dev-addr", f"{host}:{port}"]
-    raise typer.Exit(_serve(cmd))
+    raise typer.Exit(_serve(cmd, cwd=config.parent))  # the pages include files by path
 
 
-def _serve(cmd: list[str]) -> int:
+def _serve(cmd: list[str], cwd: Path | None = None) -> int:
     """Run a server command until it ends or this process is asked to stop.
 
     The server runs in a process group of its own (MLflow's CLI starts the web server
@@ -647,7 +647,9 @@ def _serve(cmd: list[str]) -> int:
     """
     from flows.server import die_with_parent
 
-    proc = subprocess.Popen(cmd, start_new_session=True, preexec_fn=die_with_parent(os.getpid()))
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, start_new_session=True, preexec_fn=die_with_parent(os.getpid())
+    )
     stopped: list[int] = []
 
     def stop(signum: int, frame: object) -> None:

@@ -56,7 +56,6 @@ def test_missing_file_is_a_clear_error(tmp_path: Path, cli_env: dict[str, str]) 
     assert "error: experiment path: 'nope.py' is not a file" in out.stderr
 
 
-@pytest.mark.slow
 def _start_ui(
     tmp_path: Path, cli_env: dict[str, str], port: int
 ) -> tuple[subprocess.Popen[bytes], httpx.Response]:
@@ -124,3 +123,36 @@ def test_ui_serves_the_tracking_store_on_loopback(tmp_path: Path, cli_env: dict[
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_docs_serves_the_site_and_stops_with_the_command(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        bayesopt_cmd("docs", "--port", str(port)),
+        env={**cli_env, "BAYESOPT_DOCS_TUTORIALS": "skip"},  # a preview: tutorials left out
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert proc.poll() is None, "bayesopt docs exited"
+            with contextlib.suppress(httpx.HTTPError):
+                page = httpx.get(f"http://127.0.0.1:{port}/getting-started/", timeout=5)
+                if page.status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "the docs were not served within 300 s"
+            time.sleep(1)
+        assert "bayesopt init" in page.text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        with socket.socket() as s:  # nothing of it is left on the port
+            s.bind(("127.0.0.1", port))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
