@@ -40,6 +40,10 @@ class EvaluationTimeoutError(BayesoptError, TimeoutError):
     """An evaluation ran past the time limit that the experiment sets."""
 
 
+class InvalidAnalysisError(BayesoptError, ValueError):
+    """An analysis of the history (regimes, drift) was given input it cannot use."""
+
+
 def describe(value: object) -> str:
     """A short, unambiguous rendering of a user-given value for error messages."""
     text = repr(value)

@@ -10,6 +10,7 @@ import bayesopt
 from bayesopt import (
     BayesoptError,
     EvaluationTimeoutError,
+    InvalidAnalysisError,
     InvalidExperimentError,
     InvalidOutcomeError,
     InvalidSpaceError,
@@ -25,6 +26,7 @@ from bayesopt.errors import describe
         (InvalidSpaceError, ValueError),
         (InvalidExperimentError, ValueError),
         (InvalidOutcomeError, ValueError),
+        (InvalidAnalysisError, ValueError),
         (TrialStateError, RuntimeError),
         (StorageError, RuntimeError),
         (EvaluationTimeoutError, TimeoutError),
