@@ -316,6 +316,47 @@ def level_weights(model: Model, X: Tensor, level: float, sign: float = 1.0) -> T
     return (torch.exp(-0.5 * z**2) / s).mean(0)
 
 
+#: How strongly the ``"variation"`` acquisition favours regions where the response
+#: varies (see :func:`variation_weights`); chosen with ``benchmarks/active_learning.py``
+#: (a sweep of 1, 4, 16 and this value is in the README's active-learning section).
+VARIATION_STRENGTH = 8.0
+
+
+def variation_weights(
+    model: Model, mc_points: Tensor, train_y: Tensor, strength: float = VARIATION_STRENGTH
+) -> Tensor:
+    """Weights of the integration points for the ``"variation"`` acquisition.
+
+    A stationary GP's posterior variance depends only on where the points are, so the
+    plain integrated variance (qNIPV) is a space-filling design in the model's metric:
+    it spends as many points where the response is flat as where it changes fast, and
+    the error of the fit lives in the latter. Following the expected improvement for
+    global fit (EIGF; Lam 2008), the discrepancy between the posterior mean at ``x``
+    and the value observed at the training point nearest to ``x``,
+    ``e(x) = mu(x) - y(x_nn)``, marks where the response varies between the points
+    already seen. Each integration point counts with
+    ``w(x) = 1 + strength * (e(x) / sd(y))^2``, so the batch reduces the variance where
+    the response changes most, and still everywhere (``w >= 1``).
+
+    Args:
+        model: The fitted exact GP of ``sign * outcome``.
+        mc_points: A ``M x d``-dim tensor of integration points (encoded space).
+        train_y: The model's ``n`` training outputs, in its units, in the order of its
+            training inputs.
+        strength: The factor on the squared standardized discrepancy.
+    """
+    locs, _ = latent_moments(model, mc_points)
+    mu = locs.mean(0)
+    train = cast(Tensor, cast(Any, model).train_inputs[0])
+    train = train.reshape(-1, *train.shape[-2:])[0]  # a fully Bayesian model: one copy
+    y = train_y.reshape(-1).to(mu)
+    if len(y) != train.shape[-2] or len(y) < 2:
+        return torch.ones_like(mu)
+    nearest = torch.cdist(model.transform_inputs(mc_points).reshape(mc_points.shape), train)
+    discrepancy = mu - y[nearest.argmin(-1)]
+    return 1.0 + float(strength) * (discrepancy / y.std().clamp_min(1e-12)) ** 2
+
+
 # ------------------------------------------------------------- factories
 def integrated_variance_acquisition(
     model: Model,
@@ -327,6 +368,7 @@ def integrated_variance_acquisition(
     *,
     mc_points: Tensor | None = None,
     output_weights: Sequence[float] | None = None,
+    weights: Tensor | Sequence[Tensor | None] | None = None,
 ) -> qNegIntegratedVariance:
     """The negative integrated posterior variance (qNIPV) over the unit cube.
 
@@ -340,9 +382,11 @@ def integrated_variance_acquisition(
         mc_points: Points to integrate over instead (e.g. the feasible part of a
             constrained space, from :func:`space_points`).
         output_weights: With a ``ModelList``, each output's weight.
+        weights: Weights of the integration points (uniform when ``None``; one tensor
+            per model of a ``ModelList``), e.g. :func:`variation_weights`.
 
     Returns:
-        A :class:`qNegIntegratedVariance` with the values of BoTorch's
+        A :class:`qNegIntegratedVariance`; unweighted, with the values of BoTorch's
         ``qNegIntegratedPosteriorVariance``.
     """
     if mc_points is None:
@@ -350,7 +394,7 @@ def integrated_variance_acquisition(
         mc_points = torch.as_tensor(sobol_points(space_dim, n, seed), dtype=DTYPE)
     mc_points = mc_points.to(device=device or mc_points.device, dtype=DTYPE)
     return qNegIntegratedVariance(
-        model, mc_points, output_weights=output_weights, X_pending=X_pending
+        model, mc_points, weights=weights, output_weights=output_weights, X_pending=X_pending
     )
 
 
@@ -670,6 +714,11 @@ def learning_step(
     # in different units count alike.
     weights = [1.0 / s**2 if s > 0 else 1.0 for s in spans]
     model = models[names[0]] if len(names) == 1 else ModelList(*[models[name] for name in names])
+    point_weights: list[Tensor | None] | None = None
+    if experiment.acquisition == "variation":
+        point_weights = [
+            variation_weights(models[name], mc_t, train_Y[:, i]) for i, name in enumerate(names)
+        ]
     acqf = integrated_variance_acquisition(
         model,
         space.dim,
@@ -677,5 +726,6 @@ def learning_step(
         device=device,
         mc_points=mc_t,
         output_weights=weights if len(names) > 1 else None,
+        weights=point_weights if point_weights is None or len(names) > 1 else point_weights[0],
     )
     return acqf, meta

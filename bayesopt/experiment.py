@@ -36,8 +36,10 @@ ACQUISITIONS = SINGLE_ACQUISITIONS + MULTI_ACQUISITIONS
 #: quickly with the number of objectives.
 MAX_EHVI_OBJECTIVES = 3
 #: Acquisitions of the learning goals (see ``bayesopt.active``): the negative integrated
-#: posterior variance (``goal="learn"``) and the targeted variance around a level.
-LEARN_ACQUISITIONS = ("qNIPV", "level")
+#: posterior variance weighted towards where the response varies (``"variation"``, the
+#: default of ``goal="learn"``), the same unweighted (``"qNIPV"``), and the targeted
+#: variance around a level.
+LEARN_ACQUISITIONS = ("variation", "qNIPV", "level")
 #: What an experiment is for: ``"optimize"``, ``"learn"`` or ``("level", outcome, value)``.
 Goal = str | tuple[str, str, float]
 
@@ -207,7 +209,9 @@ class Experiment:
             ``AffineFidelityCostModel`` with a fixed cost of 1/5 of the target's). See
             ``bayesopt.fidelity``.
         goal: ``"optimize"`` (the default): find the best point. ``"learn"``: learn the
-            response everywhere (acquisition ``"qNIPV"``); ``("level", outcome, value)``:
+            response everywhere (acquisition ``"variation"``, the integrated variance
+            weighted towards where the response varies, or ``"qNIPV"``, unweighted);
+            ``("level", outcome, value)``:
             learn where ``outcome`` lies above ``value`` (acquisition ``"level"``). With a
             learning goal the objectives name the outcomes that are modelled (``minimize``
             does not matter); see ``bayesopt.active``.
@@ -467,12 +471,13 @@ class Experiment:
         object.__setattr__(self, "holdout_data", data)
 
     def _check_learning_acquisition(self) -> None:
-        """A learning goal's acquisition: ``"qNIPV"`` (learn), ``"level"`` (level), or
-        ``"qNIPV"`` for a level too (learn everywhere); improvement ones are refused."""
+        """A learning goal's acquisition: ``"variation"`` or ``"qNIPV"`` (learn),
+        ``"level"`` (level), or one of the first two for a level too (learn everywhere);
+        improvement ones are refused."""
         level = self.level is not None
         if self.acquisition is None:
-            object.__setattr__(self, "acquisition", "level" if level else "qNIPV")
-        valid = ["level", "qNIPV"] if level else ["qNIPV"]
+            object.__setattr__(self, "acquisition", "level" if level else "variation")
+        valid = ["level", "variation", "qNIPV"] if level else ["variation", "qNIPV"]
         if self.acquisition not in valid:
             what = "level" if level else "learn"
             kind = (

@@ -9,8 +9,11 @@ accuracy is measured, so that only where the points are differs:
 
 * ``learn``: ``Experiment(goal="learn")``: a Sobol design of ``design_size(d)`` points
   (``bayesopt.steps``: 5 at d=2, 6 at d=3, 10 at d=6),
-  then one point at a time maximizing the negative integrated posterior variance
-  (``qNIPV``, closed form, see ``bayesopt.active``), default optimizer settings.
+  then one point at a time maximizing the default learning acquisition ``"variation"``:
+  the negative integrated posterior variance weighted towards where the response varies
+  (``bayesopt.active.variation_weights``), closed form, default optimizer settings.
+* ``qnipv``: the same with ``acquisition="qNIPV"``, the unweighted integrated variance
+  (BoTorch's ``qNegIntegratedPosteriorVariance``, closed form).
 * ``sobol``: this project with ``initial_trials=budget`` (its seeded, scrambled Sobol
   design for the whole budget; the same first points as ``learn``).
 * ``random``: uniform random points (NumPy, seeded).
@@ -111,7 +114,8 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
 LEVEL_PROBLEMS: dict[str, Callable[[], Problem]] = {
     "branin": lambda: Problem("branin-level", Branin(), 30),
 }
-METHODS = ("learn", "sobol", "random")
+METHODS = ("learn", "qnipv", "sobol", "random")
+LEVEL_METHODS = ("learn", "sobol", "random")
 
 
 @dataclass
@@ -154,8 +158,10 @@ def test_set(p: Problem) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------------ methods
-def run_learn(p: Problem, seed: int, budget: int, test: tuple) -> Curve:
-    exp = p.experiment(seed, budget, goal="learn")
+def run_learn(
+    p: Problem, seed: int, budget: int, test: tuple, acquisition: str | None = None
+) -> Curve:
+    exp = p.experiment(seed, budget, goal="learn", acquisition=acquisition)
     opt = Optimizer(exp, seed=seed, device="cpu")
     opt.holdout(pd.DataFrame(np.column_stack([test[0], test[1]]), columns=[*p.names, "y"]))
     out = Curve()
@@ -208,6 +214,7 @@ def _fitted_curve(
 
 RUNS: dict[str, Callable[[Problem, int, int, tuple], Curve]] = {
     "learn": run_learn,
+    "qnipv": lambda p, seed, budget, test: run_learn(p, seed, budget, test, "qNIPV"),
     "sobol": run_sobol,
     "random": run_random,
 }
@@ -368,9 +375,9 @@ def main(argv: list[str] | None = None) -> int:
             level = float(np.quantile(fine[1], LEVEL_QUANTILE))
             grid = level_grid(p, 100)
             ns = sorted({n for n in (10, 15, 20, B) if design_size(p.dim) <= n <= B})
-            found: dict[str, list[dict[int, float]]] = {m: [] for m in METHODS}
+            found: dict[str, list[dict[int, float]]] = {m: [] for m in LEVEL_METHODS}
             for seed in seeds:
-                for m in METHODS:
+                for m in LEVEL_METHODS:
                     try:
                         with warnings.catch_warnings():
                             warnings.simplefilter("ignore")
@@ -393,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows.append("| method | " + " | ".join(f"n={n}" for n in ns) + " | IQR |")
             rows.append("|---|" + "---:|" * (len(ns) + 1))
-            for m in METHODS:
+            for m in LEVEL_METHODS:
                 cells = [fmt(median([r[n] for r in found[m]]), 4) for n in ns]
                 lo, hi = iqr([r[B] for r in found[m]])
                 rows.append(f"| {m} | " + " | ".join(cells) + f" | {fmt(lo, 4)} – {fmt(hi, 4)} |")
@@ -413,7 +420,9 @@ def main(argv: list[str] | None = None) -> int:
         "Every method's accuracy is that of this project's exact GP fitted (seeded) to its "
         f"points: the RMSE of the posterior mean on {TEST_POINTS:,} scrambled Sobol test "
         f'points (seed {TEST_SEED}). `learn`: `Experiment(goal="learn")` (Sobol design of '
-        "design_size(d), then qNIPV one point at a time); `sobol`: this project with "
+        "design_size(d), then the weighted integrated variance, `variation`, one point at a "
+        'time); `qnipv`: the same with `acquisition="qNIPV"` (unweighted); `sobol`: this '
+        "project with "
         "`initial_trials=budget`; `random`: uniform points. Evaluations needed by `learn` to "
         "reach Sobol's final RMSE (the first n from which the median curve stays at or "
         f"below it): {summary}.\n\n"

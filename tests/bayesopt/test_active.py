@@ -127,7 +127,7 @@ def test_learn_spreads_its_points_and_lowers_the_integrated_variance(open_optimi
         (trial,) = opt.suggest()
         opt.observe(trial, plane(**trial.params) ** 2)
     trials = opt.all_trials()
-    learned = [t for t in trials if t.generator == "gp+qNIPV"]
+    learned = [t for t in trials if t.generator == "gp+variation"]
     assert len(learned) == 6
     ivs = [t.metadata["integrated_variance"] for t in learned]
     assert ivs[-1] < ivs[0]
@@ -201,7 +201,7 @@ def test_a_batch_spreads_and_pending_points_count(open_optimizer) -> None:
     for trial in opt.suggest(4):
         opt.observe(trial, plane(**trial.params))
     batch = opt.suggest(3)
-    assert [t.generator for t in batch] == ["gp+qNIPV"] * 3
+    assert [t.generator for t in batch] == ["gp+variation"] * 3
     pts = np.array([[t.params["x1"], t.params["x2"]] for t in batch])
     gaps = [np.linalg.norm(pts[i] - pts[j]) for i in range(3) for j in range(i + 1, 3)]
     assert min(gaps) > 0.1, gaps
@@ -225,11 +225,38 @@ def test_learn_in_a_mixed_constrained_space_with_two_objectives(open_optimizer) 
         p = trial.params
         opt.observe(trial, {"f": p["x"] * p["k"], "g": (p["c"] == "a") + p["x"] ** 2})
     batch = opt.suggest(2)
-    assert [t.generator for t in batch] == ["gp+qNIPV"] * 2
+    assert [t.generator for t in batch] == ["gp+variation"] * 2
     for t in batch:
         assert t.params["x"] + t.params["k"] <= 4 + 1e-9
         assert {"integrated_variance", "integrated_variance.g", "iv_rel"} <= set(t.metadata)
     assert batch[0].params != batch[1].params
+
+
+def test_variation_weights_favour_where_the_response_varies(open_optimizer) -> None:
+    """Flat on the left half, steep on the right: the weights of the "variation"
+    acquisition are larger on the right, and at least 1 everywhere; the plain qNIPV
+    (uniform weights) places its points by position only."""
+    import torch
+
+    from bayesopt.active import mc_size, sobol_points, variation_weights
+
+    def cliff(x1: float, x2: float) -> float:
+        return 0.0 if x1 < 0.5 else 20.0 * (x1 - 0.5) ** 2 + 5.0 * math.sin(12 * x2)
+
+    opt = open_optimizer(square(name="cliff", initial_trials=12))
+    for trial in opt.suggest(12):
+        opt.observe(trial, cliff(**trial.params))
+    fitted = opt.fitted()
+    model = fitted.model
+    y = torch.as_tensor([t.values["f"] for t in opt.all_trials()], dtype=torch.float64)
+    mc = torch.as_tensor(sobol_points(2, mc_size(2), 0), dtype=torch.float64)
+    w = variation_weights(model, mc, y)
+    assert w.shape == (mc.shape[0],) and bool((w >= 1.0).all())
+    right = mc[:, 0] > 0.6
+    left = mc[:, 0] < 0.4
+    assert float(w[right].mean()) > 2 * float(w[left].mean())
+    (trial,) = opt.suggest()
+    assert trial.generator == "gp+variation"
 
 
 # ------------------------------------------------------------- validation
@@ -242,12 +269,12 @@ def test_learn_in_a_mixed_constrained_space_with_two_objectives(open_optimizer) 
         ({"goal": ("level", "f")}, ["goal: got ('level', 'f')", "expected"]),
         (
             {"acquisition": "qLogNEI"},
-            ["acquisition: got 'qLogNEI'", "improvement", "goal 'learn'", "['qNIPV']"],
+            ["acquisition: got 'qLogNEI'", "improvement", "goal 'learn'", "['variation', 'qNIPV']"],
         ),
-        ({"acquisition": "qUCB"}, ["acquisition: got 'qUCB'", "['qNIPV']"]),
+        ({"acquisition": "qUCB"}, ["acquisition: got 'qUCB'", "['variation', 'qNIPV']"]),
         (
             {"goal": ("level", "f", 1.0), "acquisition": "qLogEI"},
-            ["acquisition: got 'qLogEI'", "goal 'level'", "['level', 'qNIPV']"],
+            ["acquisition: got 'qLogEI'", "goal 'level'", "['level', 'variation', 'qNIPV']"],
         ),
         ({"surrogate": "bnn"}, ["surrogate: got 'bnn'", "['gp', 'saas']"]),
         ({"constraints": ["cost <= 3"]}, ["constraints:", "cost <= 3", "goal 'learn'"]),
@@ -275,7 +302,8 @@ def test_bad_learning_settings_are_refused(changes: dict, fragments: list[str]) 
 
 def test_learning_defaults_and_settings() -> None:
     exp = square()
-    assert (exp.goal, exp.acquisition, exp.learns, exp.level) == ("learn", "qNIPV", True, None)
+    assert (exp.goal, exp.acquisition, exp.learns, exp.level) == ("learn", "variation", True, None)
+    assert square(acquisition="qNIPV").acquisition == "qNIPV"
     level = square(goal=["level", "f", 2])
     assert level.goal == ("level", "f", 2.0) and level.level == ("f", 2.0)
     assert level.settings()["goal"] == "level: f >= 2"
