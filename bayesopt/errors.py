@@ -41,7 +41,7 @@ class EvaluationTimeoutError(BayesoptError, TimeoutError):
 
 
 class InvalidAnalysisError(BayesoptError, ValueError):
-    """An analysis of the history (regimes, drift) was given input it cannot use."""
+    """An analysis of the history (regimes, drift, basins) was given input it cannot use."""
 
 
 def describe(value: object) -> str:

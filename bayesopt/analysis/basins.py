@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from bayesopt.errors import describe
+from bayesopt.errors import InvalidAnalysisError, describe
 
 #: Components of the truncated stick-breaking prior.
 TRUNCATION = 8
@@ -77,8 +77,8 @@ MAX_SELECTED = 64
 #: Fewer points than this form one basin, with no fit.
 MIN_POINTS = 4
 #: SVI steps, particles per step and Adam's step size.
-STEPS = 200
-PARTICLES = 2
+STEPS = 100
+PARTICLES = 1
 LEARNING_RATE = 0.05
 #: Posterior draws that give memberships and the distribution of the number of basins.
 DRAWS = 200
@@ -221,13 +221,13 @@ class Basins:
 
 # ------------------------------------------------------------------ checks
 def check_truncation(truncation: object) -> int:
-    """``truncation`` as an int, or a ``ValueError`` that names it."""
+    """``truncation`` as an int, or an :class:`InvalidAnalysisError` that names it."""
     if (
         isinstance(truncation, bool)
         or not isinstance(truncation, int)
         or not 2 <= truncation <= MAX_TRUNCATION
     ):
-        raise ValueError(
+        raise InvalidAnalysisError(
             f"truncation: got {describe(truncation)}; expected an integer from 2 to "
             f"{MAX_TRUNCATION} (components of the stick-breaking prior)"
         )
@@ -235,9 +235,9 @@ def check_truncation(truncation: object) -> int:
 
 
 def check_fraction(fraction: object) -> float:
-    """``fraction`` as a float, or a ``ValueError`` that names it."""
+    """``fraction`` as a float, or an :class:`InvalidAnalysisError` that names it."""
     if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1:
-        raise ValueError(
+        raise InvalidAnalysisError(
             f"fraction: got {describe(fraction)}; expected a number in (0, 1] (the share of "
             "the completed trials taken as good points)"
         )
@@ -246,7 +246,7 @@ def check_fraction(fraction: object) -> float:
 
 def _check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed: got {describe(seed)}; expected an integer >= 0")
+        raise InvalidAnalysisError(f"seed: got {describe(seed)}; expected an integer >= 0")
     return seed
 
 
@@ -254,17 +254,17 @@ def _check_points(points: object) -> np.ndarray:
     try:
         x = np.asarray(points, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise InvalidAnalysisError(
             f"points: got {describe(points)}; expected an n x d array of encoded points"
         ) from None
     if x.ndim != 2 or x.shape[1] < 1:
-        raise ValueError(
+        raise InvalidAnalysisError(
             f"points: got an array of shape {x.shape}; expected n x d encoded points (d >= 1)"
         )
     bad = ~np.isfinite(x).all(axis=1) | (x < 0).any(axis=1) | (x > 1).any(axis=1)
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(
+        raise InvalidAnalysisError(
             f"points: row {i} is {describe(x[i].tolist())}; expected encoded points in the "
             "unit cube [0, 1]^d"
         )
@@ -291,13 +291,13 @@ def cluster(
         The components that hold points, with each point's label and membership.
 
     Raises:
-        ValueError: a bad argument, named.
+        InvalidAnalysisError: a bad argument, named.
     """
     x = _check_points(points)
     K = check_truncation(truncation)
     seed = _check_seed(seed)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps: got {describe(steps)}; expected an integer >= 1")
+        raise InvalidAnalysisError(f"steps: got {describe(steps)}; expected an integer >= 1")
     t0 = time.perf_counter()
     n = len(x)
     if n < MIN_POINTS:
@@ -374,17 +374,21 @@ def find_basins(
         seed: Seeds the fit.
 
     Raises:
-        ValueError: a bad argument, or no finite value, named.
+        InvalidAnalysisError: a bad argument, or no finite value, named.
     """
     x = _check_points(points)
     fraction = check_fraction(fraction)
     y = np.asarray(values, dtype=np.float64).reshape(-1)
     if len(y) != len(x):
-        raise ValueError(f"values: got {len(y)} values for {len(x)} points; expected one each")
+        raise InvalidAnalysisError(
+            f"values: got {len(y)} values for {len(x)} points; expected one each"
+        )
     t0 = time.perf_counter()
     ok = np.flatnonzero(np.isfinite(y))
     if not len(ok):
-        raise ValueError("values: no finite value; the basins need at least one good point")
+        raise InvalidAnalysisError(
+            "values: no finite value; the basins need at least one good point"
+        )
     top = max(math.ceil(fraction * len(ok)), min(len(ok), MIN_SELECTED))
     top = min(top, MAX_SELECTED, len(ok))
     # best first; ties keep the earlier point

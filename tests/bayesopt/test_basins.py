@@ -9,6 +9,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from bayesopt.analysis.basins import cluster, find_basins
+from bayesopt.errors import InvalidAnalysisError
 
 CENTRES = np.array([[0.2, 0.25], [0.75, 0.8], [0.8, 0.2]])
 
@@ -83,18 +84,22 @@ def test_find_basins_takes_the_best_points_and_ranks_the_basins() -> None:
     ],
 )
 def test_bad_fit_settings_are_refused(kwargs: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+    with pytest.raises(InvalidAnalysisError, match=message.replace("(", r"\(")):
         cluster([[0.1, 0.2]] * 5, **kwargs)
 
 
 def test_bad_points_and_values_are_refused() -> None:
-    with pytest.raises(ValueError, match=r"points: row 1 is \[0.5, 1.5\]; expected encoded"):
+    with pytest.raises(
+        InvalidAnalysisError, match=r"points: row 1 is \[0.5, 1.5\]; expected encoded"
+    ):
         cluster([[0.1, 0.2], [0.5, 1.5]])
-    with pytest.raises(ValueError, match=r"points: got an array of shape \(3,\)"):
+    with pytest.raises(InvalidAnalysisError, match=r"points: got an array of shape \(3,\)"):
         cluster([0.1, 0.2, 0.3])
-    with pytest.raises(ValueError, match="values: got 1 values for 2 points"):
+    with pytest.raises(InvalidAnalysisError, match="values: got 1 values for 2 points"):
         find_basins([[0.1, 0.2], [0.3, 0.4]], [1.0])
-    with pytest.raises(ValueError, match="values: no finite value"):
+    with pytest.raises(InvalidAnalysisError, match="values: no finite value"):
         find_basins([[0.1, 0.2]], [math.nan])
-    with pytest.raises(ValueError, match=r"fraction: got 0; expected a number in \(0, 1\]"):
+    with pytest.raises(
+        InvalidAnalysisError, match=r"fraction: got 0; expected a number in \(0, 1\]"
+    ):
         find_basins([[0.1, 0.2]], [1.0], fraction=0)
