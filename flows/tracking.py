@@ -162,6 +162,11 @@ class RunTracker:
             # and holdout_picp (computed once the decision was made; see Optimizer.holdout).
             if key not in _NOT_METRICS and _is_number(value):
                 self._metrics.append(Metric(key, float(value), now, step))
+        regime = trial.metadata.get("regime")
+        if isinstance(regime, dict):  # the regimes of the run when this trial was decided
+            for key, value in regime.items():
+                if key.startswith("p_") and _is_number(value):
+                    self._metrics.append(Metric(f"regime.{key}", float(value), now, step))
         for name, value in (trial.metadata.get("fixed") or {}).items():  # the context
             if _is_number(value):
                 self._metrics.append(Metric(f"context.{name}", float(value), now, step))
