@@ -18,7 +18,7 @@ import os
 import random
 import socket
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,12 +41,18 @@ from bayesopt.pareto import (
     signed_objectives,
 )
 from bayesopt.prediction import FittedSurrogate, Points
-from bayesopt.stopping import Progress, Stop, first_stop
+from bayesopt.stopping import Progress, Stop, first_stop, progress_of
 from bayesopt.storage import Store, worker_id
 from bayesopt.strategy import History, Strategy
 from bayesopt.trial import Trial, TrialStatus
 
+if TYPE_CHECKING:
+    from bayesopt.analysis.regimes import Drift, Regimes
+
 logger = logging.getLogger("bayesopt")
+
+#: The generator of trials attached as repeated measurements of a reference point.
+REFERENCE = "reference"
 
 TrialRef = Trial | int
 
@@ -259,6 +265,9 @@ class Optimizer:
         """Add a trial chosen outside the loop: completed when ``values`` are given
         (warm-starting from earlier data), else pending (to be evaluated).
 
+        With ``generator="reference"`` the trial is a repeated measurement of a reference
+        point, and :meth:`drift` checks at once whether the process drifted.
+
         Raises:
             InvalidSpaceError: the point is not in the space.
             InvalidOutcomeError: the values are not usable.
@@ -273,6 +282,8 @@ class Optimizer:
             row["sems"] = sems or None
             status = TrialStatus.COMPLETED
         (trial,) = self.store.add_trials(self._record.id, [row], status=status)
+        if generator == REFERENCE and values is not None:
+            self.drift()  # warns when the reference point has probably drifted
         return trial
 
     def import_trials(
@@ -645,50 +656,75 @@ class Optimizer:
     # -------------------------------------------------------------- stopping
     def progress(self) -> Progress:
         """The run's progress as the stopping rules read it (see :mod:`bayesopt.stopping`)."""
+        return progress_of(self.experiment, self.all_trials())
+
+    def regimes(self, states: int = 3) -> Regimes:
+        """The regimes of the run so far (improving, refining, stalled): a hidden Markov
+        model of the completed trials' trace, decoded per trial (see
+        :mod:`bayesopt.analysis.regimes`).
+
+        Args:
+            states: 3 (improving, refining, stalled) or 2 (improving, stalled).
+        """
+        from bayesopt.analysis.regimes import fit_regimes
+
+        return fit_regimes(self.progress(), states=states)
+
+    def drift(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        outcome: str | None = None,
+        threshold: float = 0.9,
+    ) -> Drift:
+        """Whether the process drifted, from repeated measurements of a reference point.
+
+        The measurements are the completed trials at ``params`` or, without, the trials
+        attached with ``generator="reference"``, in the order they were measured; the
+        change-point model of :func:`bayesopt.analysis.regimes.detect_drift` gives the
+        probability that the process had drifted by each. When that probability at the
+        latest measurement exceeds ``threshold``, a warning says so, with the size and
+        start of the shift.
+
+        Args:
+            params: The reference point; ``None``: the trials attached as references.
+            outcome: The outcome measured; the first objective by default.
+            threshold: The probability of drift above which to warn, in ``(0, 1)``.
+
+        Raises:
+            InvalidAnalysisError: ``threshold`` is not in ``(0, 1)``, or ``outcome`` is not
+                an outcome of the experiment.
+            InvalidSpaceError: ``params`` is not a point of the space.
+        """
+        from bayesopt.analysis.regimes import detect_drift, drift_message
+        from bayesopt.errors import InvalidAnalysisError, describe
+
         exp = self.experiment
-        trials = self.all_trials()
-        done = sorted(
-            (t for t in trials if t.status == TrialStatus.COMPLETED and t.values),
-            key=lambda t: (t.finished_at or t.created_at or 0, t.id),
-        )
-        ok = [
-            exp.is_feasible(t.values) and at_target(exp.space, t.params) for t in done if t.values
-        ]
-        best: list[float | None] = []
-        if exp.is_multi_objective:
-            Y = signed_objectives(exp, done)
-            ref = reference_point(exp, Y[torch.tensor(ok, dtype=torch.bool)] if ok else Y)
-            for i in range(len(done)):
-                keep = torch.tensor(ok[: i + 1], dtype=torch.bool)
-                best.append(hypervolume(Y[: i + 1][keep], ref))
+        ok = isinstance(threshold, int | float) and not isinstance(threshold, bool)
+        if not ok or not 0 < threshold < 1:
+            raise InvalidAnalysisError(
+                f"drift: threshold={describe(threshold)}; expected a probability strictly "
+                "between 0 and 1"
+            )
+        name = outcome or exp.objectives[0].name
+        if name not in exp.modelled_outcomes:
+            raise InvalidAnalysisError(
+                f"drift: outcome={describe(outcome)}; expected one of {list(exp.modelled_outcomes)}"
+            )
+        done = [t for t in self.all_trials(TrialStatus.COMPLETED) if t.values and name in t.values]
+        if params is None:
+            chosen = [t for t in done if t.generator == REFERENCE]
+            where = str(chosen[0].params) if chosen else "(none attached)"
         else:
-            obj = exp.objective
-            current: float | None = None
-            for t, good in zip(done, ok, strict=True):
-                v = float(t.values[obj.name])  # type: ignore[index]
-                if good and (current is None or obj.sign() * v > obj.sign() * current):
-                    current = v
-                best.append(current)
-        ei_rel = [
-            float(t.metadata["ei_rel"])
-            for t in trials
-            if isinstance(t.metadata.get("ei_rel"), int | float)
-        ]
-        iv_rel = [
-            float(t.metadata["iv_rel"])
-            for t in trials
-            if isinstance(t.metadata.get("iv_rel"), int | float)
-        ]
-        return Progress(
-            best=best,
-            ei_rel=ei_rel,
-            iv_rel=iv_rel,
-            minimize=not exp.is_multi_objective and exp.objective.minimize,
-            multi_objective=exp.is_multi_objective,
-            last_trial=done[-1].id if done else None,
-            n_finished=sum(t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED) for t in trials),
-            n_design=min(exp.n_initial, len(done)),
-        )
+            point = exp.space.validate(params)
+            chosen = [t for t in done if t.params == point]
+            where = str(point)
+        chosen.sort(key=lambda t: (t.finished_at or t.created_at or 0, t.id))
+        times = [float(i) for i in range(len(chosen))]  # the order measured; gaps do not matter
+        found = detect_drift(times, [float(t.values[name]) for t in chosen])  # type: ignore[index]
+        if found.latest > threshold:
+            logger.warning("%s", drift_message(found, where))
+        return found
 
     def should_stop(self) -> Stop | None:
         """Apply the experiment's stopping rules to the store; the first that fires is

@@ -19,8 +19,10 @@ when its condition holds, and a step once left is never taken up again:
   and tracking stay this project's. ``strategy="ax"`` is the short form.
 
 A step after the first starts when the step before it ends (only a design ends
-by itself), or, where it says so, after a number of trials (``after_trials``) or
-once the best value stalled for ``after_stall`` completed trials. A step that
+by itself), or, where it says so, after a number of trials (``after_trials``),
+once the best value stalled for ``after_stall`` completed trials, or, for a trust
+region, once the hidden Markov model of the run finds it in a regime
+(``after_regime="stalled"``, see :mod:`bayesopt.analysis.regimes`). A step that
 could never start (it follows a step that never ends and has no condition) is
 refused when the experiment is built, as are unknown steps and options.
 
@@ -135,10 +137,17 @@ class TrustRegion:
         after_trials: Start once this many trials exist (else when the step before ends).
         after_stall: Start once the best value did not improve for this many
             completed trials.
+        after_regime: Start once the run is in this regime (``"stalled"`` or
+            ``"refining"``): the hidden Markov model of the run's trace
+            (:mod:`bayesopt.analysis.regimes`) finds it the most probable state of the
+            latest completed trial, after at least 3 trials of the step before. The
+            probabilities are stored with the trials decided then
+            (``metadata["regime"]``).
     """
 
     after_trials: int | None = None
     after_stall: int | None = None
+    after_regime: str | None = None
     length_init: float = 0.8
     length_min: float = 0.5**7
     length_max: float = 1.6
@@ -167,6 +176,7 @@ class TrustRegion:
                 "and a trust region searches around one incumbent; use BO()"
             )
         _check_stall("TrustRegion", self.after_stall, experiment)
+        _check_regime("TrustRegion", self.after_regime, self.after_trials, self.after_stall)
         for key in ("length_init", "length_min", "length_max"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -182,7 +192,7 @@ class TrustRegion:
 
     @property
     def condition(self) -> str:
-        return _condition(self.after_trials, self.after_stall)
+        return _condition(self.after_trials, self.after_stall, self.after_regime)
 
     def options(self) -> dict[str, Any]:
         """The region's settings, as ``TrustRegionState.initial`` takes them."""
@@ -219,12 +229,38 @@ Step = Sobol | BO | TrustRegion | Ax
 STEPS: dict[str, type[Step]] = {s.name: s for s in (Sobol, BO, TrustRegion, Ax)}
 
 
-def _condition(after_trials: int | None, after_stall: int | None) -> str:
+def _condition(
+    after_trials: int | None, after_stall: int | None, after_regime: str | None = None
+) -> str:
     if after_trials is not None:
         return f"after {after_trials} trials"
     if after_stall is not None:
         return f"after {after_stall} trials without improvement"
+    if after_regime is not None:
+        return f"once the run is {after_regime}"
     return "when the step before ends"
+
+
+#: The regimes a step may wait for (states of :mod:`bayesopt.analysis.regimes`).
+REGIMES = ("refining", "stalled")
+
+
+def _check_regime(
+    step: str, after_regime: object, after_trials: int | None, after_stall: int | None
+) -> None:
+    if after_regime is None:
+        return
+    if after_regime not in REGIMES:
+        raise InvalidExperimentError(
+            f"strategy {step}: after_regime={describe(after_regime)}; valid regimes are "
+            f"{list(REGIMES)}"
+        )
+    if after_trials is not None or after_stall is not None:
+        raise InvalidExperimentError(
+            f"strategy {step}: after_regime={after_regime!r} with "
+            f"{'after_trials' if after_trials is not None else 'after_stall'}; give one "
+            "condition per step"
+        )
 
 
 def _check_stall(step: str, after_stall: int | None, experiment: Experiment) -> None:
@@ -304,14 +340,15 @@ def resolve_strategy(experiment: Experiment, given: object) -> tuple[Step, ...]:
         step.validate(experiment, i)
     for i in range(1, len(steps)):
         step, before = steps[i], steps[i - 1]
-        starts_by_itself = getattr(step, "after_trials", None) is not None or (
-            getattr(step, "after_stall", None) is not None
+        starts_by_itself = any(
+            getattr(step, key, None) is not None
+            for key in ("after_trials", "after_stall", "after_regime")
         )
         if not starts_by_itself and not isinstance(before, Sobol):
             raise InvalidExperimentError(
                 f"strategy: step {i + 1} ({step.name}) starts when step {i} ({before.name}) "
                 f"ends, and {before.name} never ends; give step {i + 1} a condition "
-                "(after_trials=... or after_stall=...) or remove it"
+                "(after_trials=..., after_stall=... or after_regime=...) or remove it"
             )
     return steps
 

@@ -263,6 +263,10 @@ class Strategy:
             for c in made:
                 c.metadata.update(step=step.name, step_index=index)
             out += made
+        regime = self.__dict__.get("_regime", {}).pop("regime", None)
+        if regime:  # the regime analysis behind this decision's step
+            for c in out:
+                c.metadata["regime"] = regime
         if fixed:
             context = {exp.space.tunable[i].name: None for i in fixed}
             for c in out:
@@ -281,14 +285,20 @@ class Strategy:
         ]
         index = min(max(recorded, default=0), len(steps) - 1)
         n_trials = history.n_trials + extra_trials
+        cache = self.__dict__.setdefault("_regime", {})
         while index + 1 < len(steps):
             nxt = steps[index + 1]
             after_trials = getattr(nxt, "after_trials", None)
             after_stall = getattr(nxt, "after_stall", None)
+            after_regime = getattr(nxt, "after_regime", None)
             if after_trials is not None:
                 go = n_trials >= after_trials
             elif after_stall is not None:
                 go = self.stalled(history, index) >= after_stall
+            elif after_regime is not None:
+                from bayesopt.analysis.regimes import regime_reached
+
+                go = regime_reached(self.experiment, history.records, index, after_regime, cache)
             else:
                 go = isinstance(steps[index], Sobol) and n_trials >= self.experiment.n_initial
             if not go:
