@@ -153,39 +153,45 @@ def _convergence(opt: Optimizer, tmp: Path) -> str:
     return _png(path, "convergence")
 
 
-def _regimes(trials: list[Trial], tmp: Path) -> str:
-    """The regime probabilities recorded with each decision (``metadata["regime"]``)."""
-    series: dict[str, list[tuple[int, float]]] = {}
-    states: list[tuple[int, str]] = []
-    for t in trials:
-        regime = t.metadata.get("regime")
-        if not isinstance(regime, dict):
-            continue
-        for key, value in regime.items():
-            if key.startswith("p_") and _number(value) is not None:
-                series.setdefault(key[2:], []).append((t.id, float(value)))
-        if isinstance(regime.get("state"), str):
-            states.append((t.id, regime["state"]))
-    if not series:
-        return (
-            '<p class="note">No regime analysis ran in this run (see the Stalled stopping '
-            "rule and regime conditions of strategy steps).</p>"
-        )
+def _regimes(opt: Optimizer, trials: list[Trial], tmp: Path) -> str:
+    """The regimes of the run (improving, refining, stalled), decoded per completed trial
+    by the hidden Markov model of :mod:`bayesopt.analysis.regimes`, under the
+    convergence curve; and the decisions that acted on a regime."""
+    if opt.experiment.learns:
+        return '<p class="note">Regimes describe an optimization run; this run learns.</p>'
+    try:
+        found = opt.regimes()
+    except Exception as exc:  # too few trials, a failed fit: said, never fatal
+        return f'<p class="note">No regime analysis: {_esc(exc)}</p>'
+    if not len(found.probabilities):
+        return '<p class="note">Too few completed trials for a regime analysis.</p>'
+    x = list(found.trial_ids) or list(range(len(found.probabilities)))
     fig, ax = plt.subplots(figsize=(7, 2.4), dpi=110)
-    for name, points in series.items():
-        ax.plot([p[0] for p in points], [p[1] for p in points], label=name, lw=1.6)
-    ax.set_ylim(-0.02, 1.02)
+    ax.stackplot(x, found.probabilities.T, labels=found.states, alpha=0.85, step="post")
+    ax.set_ylim(0, 1)
     ax.set_xlabel("trial")
     ax.set_ylabel("P(regime)")
-    ax.legend(loc="upper left", fontsize=8, ncol=len(series))
+    ax.legend(loc="upper left", fontsize=8, ncol=len(found.states))
     ax.set_title("Regimes of the run")
     fig.tight_layout()
     path = tmp / "regimes.png"
     fig.savefig(path)
     plt.close(fig)
-    latest = states[-1] if states else None
-    text = f"<p>Latest regime: <b>{_esc(latest[1])}</b> at trial {latest[0]}.</p>" if latest else ""
-    return _png(path, "regime timeline") + text
+    latest = found.latest()
+    parts = [
+        _png(path, "regime timeline"),
+        f"<p>At trial {_esc(latest.get('trial'))} the run is most probably "
+        f"<b>{_esc(latest.get('state'))}</b> ("
+        + ", ".join(f"{_esc(s)} {latest.get(f'p_{s}', 0.0):.2f}" for s in found.states)
+        + ").</p>",
+    ]
+    acted = [t for t in trials if isinstance(t.metadata.get("regime"), dict)]
+    if acted:
+        parts.append(
+            f"<p>{len(acted)} decision(s) read the regimes (a strategy step waiting for a "
+            "regime): trials " + ", ".join(str(t.id) for t in acted) + ".</p>"
+        )
+    return "".join(parts)
 
 
 def _basins(opt: Optimizer) -> str:
@@ -319,7 +325,7 @@ def decision_report(
         sections = [
             ("Summary", _summary(optimizer, trials, stop)),
             ("Convergence", _convergence(optimizer, tmp)),
-            ("Regimes", _regimes(trials, tmp)),
+            ("Regimes", _regimes(optimizer, trials, tmp)),
             ("Basins", _basins(optimizer)),
             ("Model checks", _model_checks(exp, trials)),
             ("Decisions", _decisions(exp, trials)),
