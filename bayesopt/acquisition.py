@@ -21,6 +21,7 @@ whose posterior is a batch of models (SAAS, ensembles) keep the Monte Carlo form
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ from botorch.posteriors.gpytorch import GPyTorchPosterior
 from torch import Tensor
 
 from bayesopt.space import Space
+
+logger = logging.getLogger("bayesopt")
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,73 @@ def optimize(
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", OptimizationWarning)
         return _run(acqf, bounds, discrete, categorical, constraints, q, options)
+
+
+def optimize_spread(
+    acquire: Callable[[Tensor | None, int], AcquisitionFunction],
+    space: Space,
+    boxes: Sequence[Tensor],
+    q: int,
+    options: AcquisitionOptions,
+    *,
+    device: torch.device,
+    X_pending: Tensor | None = None,
+    fixed: Mapping[int, float] | None = None,
+) -> tuple[Tensor, Tensor, list[int | None], AcquisitionFunction]:
+    """A batch of ``q`` points spread over ``boxes``: one point in each box, in order,
+    then the rest jointly over the whole space.
+
+    Box ``i``'s point maximizes ``acquire(pending, 1)`` inside it, with ``X_pending`` and
+    the points of the boxes before it pending; the remaining ``q - len(boxes)`` points
+    maximize ``acquire(pending, q - len(boxes))`` over the space with every point chosen
+    so far pending (so they go where the acquisition still sees value). Integer and
+    categorical columns are searched whole in every box. A box in which the optimizer
+    fails (one the linear constraints leave empty) is skipped, and its point is chosen
+    with the rest.
+
+    Args:
+        acquire: Builds the acquisition function for the given ``p x d``-dim pending
+            points (or ``None``) and a number of points chosen together.
+        boxes: At most ``q`` boxes, each a ``2 x d``-dim tensor inside the unit cube.
+        X_pending: A ``p x d``-dim tensor of points being evaluated, or ``None``.
+        fixed: As for :func:`optimize`.
+
+    Returns:
+        The ``q x d``-dim candidates, their ``q`` acquisition values (a box's point its
+        own, the rest their joint value, repeated), the position in ``boxes`` each point
+        was placed in (``None`` for the rest), and the first acquisition function built.
+    """
+    whole = [*space.discrete_dims, *space.cat_dims]
+    chosen: list[Tensor] = []
+    values: list[Tensor] = []
+    placed: list[int | None] = []
+    pending = X_pending
+    first: AcquisitionFunction | None = None
+    for i, box in enumerate(boxes[:q]):
+        box = box.clone()
+        if whole:
+            box[0, whole], box[1, whole] = 0.0, 1.0
+        acqf = acquire(pending, 1)
+        first = first or acqf
+        try:
+            x, v = optimize(acqf, space, 1, options, device=device, fixed=fixed, bounds=box)
+        except Exception as exc:  # an empty box under the constraints, say
+            logger.warning("spread: box %d skipped (%s: %s)", i, type(exc).__name__, exc)
+            continue
+        chosen.append(x)
+        values.append(v.reshape(-1)[:1])
+        placed.append(i)
+        pending = x if pending is None else torch.cat([pending, x])
+    rest = q - len(chosen)
+    if rest:
+        acqf = acquire(pending, rest)
+        first = first or acqf
+        x, v = optimize(acqf, space, rest, options, device=device, fixed=fixed)
+        chosen.append(x)
+        values.append(v.reshape(-1)[:1].expand(rest))
+        placed += [None] * rest
+    assert first is not None
+    return torch.cat(chosen), torch.cat(values), placed, first
 
 
 @dataclass(frozen=True)

@@ -499,6 +499,69 @@ class Optimizer:
         mask = pareto_mask(signed_objectives(self.experiment, done))
         return [t for t, keep in zip(done, mask.tolist(), strict=True) if keep]
 
+    def basins(self, *, fraction: float = 0.25, truncation: int = 8) -> pd.DataFrame:
+        """The distinct optima: the basins of the best completed, feasible trials.
+
+        The best ``fraction`` of the trials (at least 6, or all; at most 64) are grouped
+        by a Dirichlet process mixture in the encoded space
+        (:func:`bayesopt.analysis.basins.find_basins`, seeded with the optimizer's seed),
+        which is what ``BO(spread="basins")`` spreads a batch across. With a Fidelity
+        parameter only trials at its target count.
+
+        Args:
+            fraction: Share of the completed, feasible trials taken as good, in (0, 1].
+            truncation: Components of the stick-breaking prior, 2 to 32.
+
+        Returns:
+            One row per basin, best first: ``basin`` (its rank), ``trial`` (the id of its
+            best trial), that trial's parameters and objective value, ``size`` (its
+            members among the good trials), ``probability`` (the posterior probability
+            that it holds a trial at all) and ``weight`` (its posterior share of the good
+            trials). ``attrs`` holds ``n_basins``, ``count_probs`` (the posterior
+            distribution of the number of basins), ``n_points`` and ``seconds``.
+
+        Raises:
+            TrialStateError: several objectives, or no completed, feasible trial.
+            InvalidAnalysisError: a bad ``fraction`` or ``truncation``, named.
+        """
+        from bayesopt.analysis.basins import check_fraction, check_truncation, find_basins
+
+        check_fraction(fraction)
+        check_truncation(truncation)
+        exp = self.experiment
+        if exp.is_multi_objective:
+            raise TrialStateError(
+                f"basins: experiment '{exp.name}' has {len(exp.objectives)} objectives; basins "
+                "group the good trials of one objective (use pareto() for the front)"
+            )
+        obj = exp.objective
+        done = self._feasible_completed("basins")
+        X = np.array([exp.space.encode(t.params) for t in done]).reshape(-1, exp.space.dim)
+        values = [obj.sign() * float(t.values[obj.name]) for t in done]  # type: ignore[index]
+        found = find_basins(X, values, fraction=fraction, truncation=truncation, seed=self.seed)
+        rows = []
+        for b in found.basins:
+            best = done[b.best]
+            rows.append(
+                {
+                    "basin": b.index,
+                    "trial": best.id,
+                    **best.params,
+                    obj.name: best.values[obj.name],  # type: ignore[index]
+                    "size": b.size,
+                    "probability": round(b.probability, 4),
+                    "weight": round(b.weight, 4),
+                }
+            )
+        df = pd.DataFrame(rows)
+        df.attrs.update(
+            n_basins=found.n_basins,
+            count_probs=found.count_probs,
+            n_points=len(found.selected),
+            seconds=found.seconds,
+        )
+        return df
+
     def _feasible_completed(self, what: str) -> list[Trial]:
         exp = self.experiment
         done = [t for t in self.all_trials(TrialStatus.COMPLETED) if t.values]

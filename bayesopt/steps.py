@@ -100,18 +100,44 @@ class BO:
         after_trials: Start once this many trials exist (else when the step before ends).
         after_stall: Start once the best value did not improve for this many
             completed trials (one objective).
+        spread: ``"basins"`` spreads a batch across the basins of the good trials
+            (:mod:`bayesopt.analysis.basins`): one candidate in each basin, best basin
+            first, before a second in any, then the rest of the batch as usual. A basin
+            that already holds a pending or running trial counts as covered, so it also
+            spreads one suggestion at a time among asynchronous workers; one point with
+            nothing pending is decided as without it. One objective only. ``None``
+            (the default): the plain batch.
     """
 
     surrogate: str | None = None
     acquisition: str | None = None
     after_trials: int | None = None
     after_stall: int | None = None
+    spread: str | None = None
     name: ClassVar[str] = "bo"
+    spreads: ClassVar[tuple[str, ...]] = ("basins",)
 
     def validate(self, experiment: Experiment, index: int) -> None:
         _count("BO", "after_trials", self.after_trials, minimum=0)
         _count("BO", "after_stall", self.after_stall)
         _check_stall("BO", self.after_stall, experiment)
+        if self.spread is not None:
+            if self.spread not in self.spreads:
+                raise InvalidExperimentError(
+                    f"strategy BO: spread={describe(self.spread)}; valid values are "
+                    f"{[None, *self.spreads]}"
+                )
+            why = None
+            if experiment.is_multi_objective:
+                why = "the experiment has several objectives (basins are of one objective)"
+            elif getattr(experiment, "learns", False):
+                why = f"goal={experiment.goal!r} learns the response everywhere"
+            elif getattr(experiment.space, "fidelity", None) is not None:
+                why = "the space has a Fidelity (the multi-fidelity step makes its own batch)"
+            if why is not None:
+                raise InvalidExperimentError(
+                    f"strategy BO: spread={self.spread!r}, but {why}; leave spread=None"
+                )
         if self.surrogate is not None or self.acquisition is not None:
             try:
                 own(experiment, self)

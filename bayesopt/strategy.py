@@ -14,10 +14,11 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.analytic import LogExpectedImprovement as AnalyticLogEI
 from botorch.models.model import ModelList
 from botorch.utils.sampling import HitAndRunPolytopeSampler, sparse_to_dense_constraints
@@ -27,6 +28,7 @@ from bayesopt.acquisition import (
     AcquisitionOptions,
     build_acquisition,
     optimize,
+    optimize_spread,
     outcome_constraint,
 )
 from bayesopt.device import DTYPE
@@ -40,6 +42,9 @@ from surrogates import FitSpec, SurrogateFallbackWarning, SurrogateRegistry, def
 from surrogates.base import fit_info
 from surrogates.gp import STATE_KEY
 from surrogates.validation import cross_validate, exact_gp_loo, held_out_of
+
+if TYPE_CHECKING:
+    from bayesopt.analysis.basins import Basin
 
 logger = logging.getLogger("bayesopt")
 
@@ -258,7 +263,12 @@ class Strategy:
                 )
             else:
                 made = self._step_strategy(step)._model_candidates(
-                    history, n_model, pending, sobol_start=start, fixed=fixed
+                    history,
+                    n_model,
+                    pending,
+                    sobol_start=start,
+                    fixed=fixed,
+                    spread=step.spread if isinstance(step, BO) else None,
                 )
             for c in made:
                 c.metadata.update(step=step.name, step_index=index)
@@ -439,6 +449,7 @@ class Strategy:
         sobol_start: int,
         fixed: Mapping[int, float] | None = None,
         region: Callable[[Any], torch.Tensor] | None = None,
+        spread: str | None = None,
     ) -> list[Candidate]:
         exp = self.experiment
         if len(history.Y) < 2:
@@ -452,7 +463,7 @@ class Strategy:
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(step_seed)
                 X, value, meta, generator = self._fit_and_optimize(
-                    history, n, pending, fixed, region=region
+                    history, n, pending, fixed, region=region, spread=spread
                 )
         except Exception as exc:  # a failed decision falls back, never stops the loop
             reason = f"{generator} failed ({type(exc).__name__}: {exc})"
@@ -460,10 +471,13 @@ class Strategy:
             return self._sobol_candidates(sobol_start, n, reason=reason, fixed=fixed)
         cands = []
         predicted = meta.pop(PREDICTED_KEY, None)
+        placed = meta.pop(PLACED_KEY, None)
         for i, row in enumerate(X.cpu().numpy()):
             meta_i = {**meta, "acq_value": float(value.reshape(-1)[min(i, value.numel() - 1)])}
             if predicted is not None:  # what the deciding model expected of this point
                 meta_i["pred_mean"], meta_i["pred_sd"] = predicted[i]
+            if placed is not None:  # the basin a spread batch put this point in
+                meta_i["basin"] = placed[i]
             cands.append(Candidate(exp.space.decode(row), generator, meta_i))
         return cands
 
@@ -586,6 +600,7 @@ class Strategy:
         fixed: Mapping[int, float] | None = None,
         *,
         region: Callable[[Any], torch.Tensor] | None = None,
+        spread: str | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any], str]:
         exp = self.experiment
         if exp.space.fidelity_column is not None:  # cost-aware choice of the fidelity
@@ -615,6 +630,28 @@ class Strategy:
             ref = reference_point(exp, train_Y[ok, :m].cpu()).to(**kw)
         assert exp.acquisition is not None  # resolved when the experiment was built
         learned: dict[str, Any] = {}
+
+        def acquire(pending_X: torch.Tensor | None, q: int) -> AcquisitionFunction:
+            assert exp.acquisition is not None
+            return build_acquisition(
+                exp.acquisition,
+                model,
+                train_X,
+                train_Y,
+                pending_X,
+                self.options,
+                n_objectives=m,
+                constraints=constraints,
+                ref_point=ref,
+                q=q,
+            )
+
+        spread_plan = (
+            self._spread_plan(history, n, pending)
+            if spread == "basins" and not exp.learns
+            else None
+        )
+        targets = spread_plan[0] if spread_plan is not None else []
         if exp.learns:  # goal "learn" or a level: see bayesopt.active
             from bayesopt.active import learning_step
 
@@ -627,24 +664,28 @@ class Strategy:
                 self.seed,
                 self.device,
             )
-        else:
-            acqf = build_acquisition(
-                exp.acquisition,
-                model,
-                train_X,
-                train_Y,
-                X_pending,
-                self.options,
-                n_objectives=m,
-                constraints=constraints,
-                ref_point=ref,
-                q=n,
-            )
+        elif not targets:
+            acqf = acquire(X_pending, n)
         t1 = time.perf_counter()
         bounds = region(model) if region is not None else None
-        X, value = optimize(
-            acqf, exp.space, n, self.options, device=self.device, fixed=fixed, bounds=bounds
-        )
+        placed: list[int | None] | None = None
+        if targets:
+            boxes = [torch.as_tensor(b.box(), **kw) for b in targets]
+            X, value, where, acqf = optimize_spread(
+                acquire,
+                exp.space,
+                boxes,
+                n,
+                self.options,
+                device=self.device,
+                X_pending=X_pending,
+                fixed=fixed,
+            )
+            placed = [None if i is None else targets[i].index for i in where]
+        else:
+            X, value = optimize(
+                acqf, exp.space, n, self.options, device=self.device, fixed=fixed, bounds=bounds
+            )
         meta: dict[str, Any] = {
             "surrogate": fits[0].surrogate,
             "acquisition": exp.acquisition,
@@ -655,6 +696,7 @@ class Strategy:
             "n_pending": 0 if X_pending is None else int(X_pending.shape[0]),
             "device": str(self.device),
             **learned,
+            **(spread_plan[1] if spread_plan is not None else {}),
         }
         for fit, name in zip(fits[1:], exp.modelled_outcomes[1:], strict=True):
             meta.update(
@@ -664,12 +706,15 @@ class Strategy:
                     if k.startswith("cv_") or k in ("fit_seconds", "fallback", STATE_KEY)
                 }
             )
-        ei_rel = self._relative_improvement(float(value.reshape(-1)[0]), train_Y, ref, m)
+        lead = value.reshape(-1)[0] if placed is None else value.reshape(-1).max()
+        ei_rel = self._relative_improvement(float(lead), train_Y, ref, m)
         if ei_rel is not None:
             meta["ei_rel"] = ei_rel
         predicted = _predicted(fits[0].model, X, float(signs[0]))
         if predicted is not None:
             meta[PREDICTED_KEY] = predicted
+        if spread_plan is not None:
+            meta[PLACED_KEY] = placed or [None] * len(X)
         return X, value, meta, f"{fits[0].surrogate}+{exp.acquisition}"
 
     def _relative_improvement(
@@ -690,6 +735,47 @@ class Strategy:
             return None
         return round(math.exp(log_value) / scale, 9)
 
+    # ----------------------------------------------------------- spread batches
+    def _spread_plan(
+        self, history: History, n: int, pending: np.ndarray
+    ) -> tuple[list[Basin], dict[str, Any]] | None:
+        """The basins a spread batch places one candidate in each of, best first, and the
+        record of the analysis (``None`` for one point with nothing pending: there is
+        nothing to spread).
+
+        The basins are those of the completed, feasible trials
+        (:func:`bayesopt.analysis.basins.find_basins`); a basin whose box holds a
+        pending point is covered already. With one basin, the batch is the plain one.
+        An analysis that fails is logged and recorded, and the batch is the plain one.
+        """
+        from bayesopt.analysis.basins import find_basins
+
+        if n + len(pending) < 2:
+            return None
+        exp = self.experiment
+        name = exp.objectives[0].name
+        done = [t for t in _completed(history.records) if name in (t.values or {})]
+        info: dict[str, Any] = {"spread": "basins"}
+        try:
+            X = np.array([exp.space.encode(t.params) for t in done]).reshape(-1, exp.space.dim)
+            found = find_basins(X, self.signed_values(done), seed=self.seed)
+        except Exception as exc:  # an analysis must not stop a decision
+            info["basins_error"] = f"{type(exc).__name__}: {exc}"
+            logger.warning("basins analysis failed (%s); a plain batch", info["basins_error"])
+            return [], info
+        covered = {found.basin_of(p) for p in pending}
+        targets = [b for b in found.basins if b.index not in covered][:n]
+        info.update(
+            n_basins=found.n_basins,
+            basins_seconds=round(found.seconds, 6),
+            basins={
+                **found.summary(),
+                "best_trials": [done[b.best].id for b in found.basins],
+                "covered": sorted(i for i in covered if i is not None),
+            },
+        )
+        return (targets if found.n_basins > 1 else []), info
+
 
 def _completed(records: tuple[Trial, ...]) -> list[Trial]:
     """Completed trials in the order they completed."""
@@ -699,6 +785,8 @@ def _completed(records: tuple[Trial, ...]) -> list[Trial]:
 
 #: Where the per-candidate predictions travel from the fit to the candidates.
 PREDICTED_KEY = "_predicted"
+#: Where a spread batch's basin of each candidate travels to the candidates.
+PLACED_KEY = "_placed"
 
 
 def _predicted(model: Any, X: torch.Tensor, sign: float) -> list[tuple[float, float]] | None:
