@@ -420,9 +420,18 @@ def best(
     experiment: ExperimentArg,
     storage: StorageOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    basins: Annotated[
+        bool,
+        typer.Option(
+            "--basins", help="The distinct optima: the basins of the good trials, best first."
+        ),
+    ] = False,
 ) -> None:
     """Show the best feasible trial, or the Pareto front when there are several objectives."""
     exp, opt = _optimizer(experiment, storage)
+    if basins:
+        _print_basins(exp, opt, as_json)
+        return
     trials = opt.pareto() if exp.is_multi_objective else [opt.best()]
     if as_json:
         rows = [
@@ -436,6 +445,35 @@ def best(
         console.print(_trial_table(exp, trials, _front_title(exp, opt, trials)))
     else:
         console.print(_trial_table(exp, trials, f"{exp.name}: best trial"))
+
+
+def _print_basins(exp: Experiment, opt: Optimizer, as_json: bool) -> None:
+    df = opt.basins()
+    n_basins, n_points = df.attrs["n_basins"], df.attrs["n_points"]
+    count_probs = {str(k): float(v) for k, v in df.attrs["count_probs"].items()}
+    if as_json:
+        rows = df.to_dict(orient="records")
+        print(
+            json.dumps(
+                {
+                    "basins": rows,
+                    "n_basins": n_basins,
+                    "count_probs": count_probs,
+                    "n_points": n_points,
+                }
+            )
+        )
+        return
+    probs = ", ".join(f"{k}: {v:.2f}" for k, v in count_probs.items())
+    table = Table(
+        title=f"{exp.name}: {n_basins} basin(s) among the best {n_points} trials "
+        f"(P(number of basins) {probs})"
+    )
+    for col in df.columns:
+        table.add_column(str(col), justify="right" if col in ("basin", "trial") else "left")
+    for row in df.itertuples(index=False):
+        table.add_row(*[_fmt(v) for v in row])
+    console.print(table)
 
 
 @app.command()
