@@ -151,8 +151,10 @@ def test_docs_serves_the_site_and_stops_with_the_command(
         assert "bayesopt init" in page.text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
-        with socket.socket() as s:  # nothing of it is left on the port
+        with socket.socket() as s:  # nothing listens on the port any more
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
             s.bind(("127.0.0.1", port))
+            s.listen()
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
