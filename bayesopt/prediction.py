@@ -94,3 +94,28 @@ class FittedSurrogate:
         df[f"{name}_lower"] = lower[:, 0].detach().cpu().numpy()
         df[f"{name}_upper"] = upper[:, 0].detach().cpu().numpy()
         return df
+
+
+#: Where the per-candidate predictions travel from the fit to the candidates.
+PREDICTED_KEY = "_predicted"
+
+
+def predicted_at(model: Any, X: torch.Tensor, sign: float) -> list[tuple[float, float]] | None:
+    """The deciding model's predictive mean and standard deviation of a new measurement of
+    the first modelled outcome at each chosen point, in the outcome's units; recorded with
+    each trial, so that the surprise of its result (how many standard deviations it fell
+    from what was expected) can be read from the history. ``None`` where the model cannot
+    say (the decision itself does not depend on it)."""
+    try:
+        with torch.no_grad():
+            try:
+                post = model.posterior(X, observation_noise=True)
+            except (NotImplementedError, TypeError, RuntimeError):
+                post = model.posterior(X)
+            mean = post.mean.reshape(len(X), -1)[:, 0] * sign
+            sd = post.variance.reshape(len(X), -1)[:, 0].clamp_min(0.0).sqrt()
+    except Exception:
+        return None
+    if not (torch.isfinite(mean).all() and torch.isfinite(sd).all()):
+        return None
+    return [(float(a), float(b)) for a, b in zip(mean.cpu(), sd.cpu(), strict=True)]

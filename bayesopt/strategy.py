@@ -35,7 +35,7 @@ from bayesopt.device import DTYPE
 from bayesopt.errors import InvalidSpaceError
 from bayesopt.experiment import Experiment, Objective
 from bayesopt.pareto import hypervolume, reference_point
-from bayesopt.prediction import FittedSurrogate
+from bayesopt.prediction import PREDICTED_KEY, FittedSurrogate, predicted_at
 from bayesopt.steps import BO, Ax, Sobol, Step, TrustRegion, own, stall
 from bayesopt.trial import Trial, TrialStatus
 from surrogates import FitSpec, SurrogateFallbackWarning, SurrogateRegistry, default_registry
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from bayesopt.analysis.basins import Basin
 
 logger = logging.getLogger("bayesopt")
+#: Where a spread batch's basin of each candidate travels to the candidates.
+PLACED_KEY = "_placed"
 
 #: The polytope stream of the design: burn-in steps of its hit-and-run chain, steps
 #: between kept points, points per block, and blocks drawn at most before giving up.
@@ -710,7 +712,7 @@ class Strategy:
         ei_rel = self._relative_improvement(float(lead), train_Y, ref, m)
         if ei_rel is not None:
             meta["ei_rel"] = ei_rel
-        predicted = _predicted(fits[0].model, X, float(signs[0]))
+        predicted = predicted_at(fits[0].model, X, float(signs[0]))
         if predicted is not None:
             meta[PREDICTED_KEY] = predicted
         if spread_plan is not None:
@@ -781,30 +783,3 @@ def _completed(records: tuple[Trial, ...]) -> list[Trial]:
     """Completed trials in the order they completed."""
     done = [t for t in records if t.status == TrialStatus.COMPLETED and t.values]
     return sorted(done, key=lambda t: (t.finished_at or t.created_at or 0, t.id))
-
-
-#: Where the per-candidate predictions travel from the fit to the candidates.
-PREDICTED_KEY = "_predicted"
-#: Where a spread batch's basin of each candidate travels to the candidates.
-PLACED_KEY = "_placed"
-
-
-def _predicted(model: Any, X: torch.Tensor, sign: float) -> list[tuple[float, float]] | None:
-    """The deciding model's predictive mean and standard deviation of a new measurement of
-    the first modelled outcome at each chosen point, in the outcome's units; recorded with
-    each trial, so that the surprise of its result (how many standard deviations it fell
-    from what was expected) can be read from the history. ``None`` where the model cannot
-    say (the decision itself does not depend on it)."""
-    try:
-        with torch.no_grad():
-            try:
-                post = model.posterior(X, observation_noise=True)
-            except (NotImplementedError, TypeError, RuntimeError):
-                post = model.posterior(X)
-            mean = post.mean.reshape(len(X), -1)[:, 0] * sign
-            sd = post.variance.reshape(len(X), -1)[:, 0].clamp_min(0.0).sqrt()
-    except Exception:
-        return None
-    if not (torch.isfinite(mean).all() and torch.isfinite(sd).all()):
-        return None
-    return [(float(a), float(b)) for a, b in zip(mean.cpu(), sd.cpu(), strict=True)]
