@@ -518,7 +518,8 @@ class Optimizer:
             members among the good trials), ``probability`` (the posterior probability
             that it holds a trial at all) and ``weight`` (its posterior share of the good
             trials). ``attrs`` holds ``n_basins``, ``count_probs`` (the posterior
-            distribution of the number of basins), ``n_points`` and ``seconds``.
+            distribution of the number of basins), ``n_points``, ``seconds`` and
+            ``members`` (each basin's trial ids).
 
         Raises:
             TrialStateError: several objectives, or no completed, feasible trial.
@@ -559,6 +560,7 @@ class Optimizer:
             count_probs=found.count_probs,
             n_points=len(found.selected),
             seconds=found.seconds,
+            members={b.index: [done[m].id for m in b.members] for b in found.basins},
         )
         return df
 

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import torch
 
@@ -131,6 +132,48 @@ def predicted_vs_observed_plot(held_out: HeldOut, objective: str, path: Path) ->
     ax.set_xlabel(f"observed {objective}")
     ax.set_ylabel(f"held-out prediction ({held_out.method})")
     ax.set_title(f"RMSE {s['rmse']:.3g}, R² {s['r2']:.3f}, NLPD {s['nlpd']:.3f}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def basins_plot(
+    points: np.ndarray,
+    ids: Sequence[int],
+    members: dict[int, list[int]],
+    best: Sequence[int],
+    names: Sequence[str],
+    path: Path,
+) -> Path:
+    """The completed trials in a 2-D projection of the encoded space, each basin's
+    members in its colour and its best trial starred; the others grey.
+
+    With two parameters the axes are the parameters (encoded, 0 to 1); with more, the
+    first two principal directions of the basins' members.
+    """
+    X = np.asarray(points, dtype=float).reshape(len(ids), -1)
+    where = {trial: i for i, trial in enumerate(ids)}
+    chosen = [where[t] for ts in members.values() for t in ts if t in where]
+    if X.shape[1] == 1:
+        P, labels = np.column_stack([X[:, 0], np.zeros(len(X))]), (names[0], "")
+    elif X.shape[1] == 2:
+        P, labels = X, (f"{names[0]} (encoded)", f"{names[1]} (encoded)")
+    else:
+        centre = X[chosen].mean(0) if chosen else X.mean(0)
+        basis = np.linalg.svd((X[chosen] if len(chosen) > 1 else X) - centre)[2][:2]
+        P, labels = (X - centre) @ basis.T, ("first principal direction", "second")
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=110)
+    ax.scatter(P[:, 0], P[:, 1], s=10, color="0.75", label="other trials")
+    for k, trials in sorted(members.items()):
+        rows = [where[t] for t in trials if t in where]
+        ax.scatter(P[rows, 0], P[rows, 1], s=22, label=f"basin {k} ({len(rows)})")
+    top = [where[t] for t in best if t in where]
+    ax.scatter(P[top, 0], P[top, 1], s=160, marker="*", color="black", label="best of each")
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.set_title(f"{len(members)} basin(s) of the good trials")
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -20,6 +20,7 @@ the same offline, from the artifact store, or downloaded.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import math
 import tempfile
@@ -29,13 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from bayesopt import BayesoptError, Experiment, Optimizer, Trial, TrialStatus
 from bayesopt.steps import describe_strategy
-from flows.plots import convergence_plot, hypervolume_plot
+from flows.plots import basins_plot, convergence_plot, hypervolume_plot
 
 #: The artifact's file name.
 REPORT_NAME = "decision_report.html"
@@ -194,19 +196,38 @@ def _regimes(opt: Optimizer, trials: list[Trial], tmp: Path) -> str:
     return "".join(parts)
 
 
-def _basins(opt: Optimizer) -> str:
-    basins = getattr(opt, "basins", None)
-    if basins is None:
-        return '<p class="note">No basin analysis is available in this version.</p>'
+def _basins(opt: Optimizer, trials: list[Trial], tmp: Path) -> str:
+    """The distinct basins of the good trials (:meth:`Optimizer.basins`), as a table and
+    in a 2-D projection of the encoded space."""
+    exp = opt.experiment
+    if exp.is_multi_objective or exp.learns:
+        return '<p class="note">Basins group the good trials of one objective to optimize.</p>'
     try:
-        df = basins()
+        df = opt.basins()
     except Exception as exc:  # too few trials, a failed fit: said, never fatal
         return f'<p class="note">No basins: {_esc(exc)}</p>'
     if df is None or not len(df):
         return '<p class="note">No basins found.</p>'
     header = [str(c) for c in df.columns]
     rows = [list(r) for r in df.itertuples(index=False)]
-    return f"<p>{len(df)} distinct basin(s) of good points.</p>" + _table(header, rows)
+    done = [t for t in trials if t.status == TrialStatus.COMPLETED]
+    probs = ", ".join(f"{k}: {v:.2f}" for k, v in sorted(df.attrs["count_probs"].items()))
+    parts = [
+        f"<p>{len(df)} distinct basin(s) among the best {df.attrs['n_points']} trials "
+        f"(posterior of the number of basins: {_esc(probs)}).</p>",
+        _table(header, rows),
+    ]
+    if done and df.attrs.get("members"):
+        path = basins_plot(
+            np.array([exp.space.encode(t.params) for t in done]),
+            [t.id for t in done],
+            df.attrs["members"],
+            list(df["trial"]),
+            exp.space.names,
+            tmp / "basins.png",
+        )
+        parts.append(_png(path, "basins"))
+    return "".join(parts)
 
 
 def _model_checks(exp: Experiment, trials: list[Trial]) -> str:
@@ -307,7 +328,11 @@ def _decisions(exp: Experiment, trials: list[Trial]) -> str:
 
 
 def decision_report(
-    optimizer: Optimizer, *, run_id: str | None = None, stop: dict[str, Any] | None = None
+    optimizer: Optimizer,
+    *,
+    run_id: str | None = None,
+    stop: dict[str, Any] | None = None,
+    figures: Path | None = None,
 ) -> str:
     """The run's decision report as one HTML page (see the module's description).
 
@@ -316,17 +341,24 @@ def decision_report(
         run_id: The MLflow run the report belongs to, shown in its header.
         stop: The early stop's record (``Optimizer.stop_record()``), if the run stopped
             before its budget.
+        figures: A directory to keep the page's figures in as PNG files as well
+            (``convergence.png``, ``regimes.png``, ``basins.png``); by default they
+            live in the page only.
     """
     exp = optimizer.experiment
     trials = sorted(optimizer.all_trials(), key=lambda t: t.id)
     stop = stop if stop is not None else optimizer.stop_record()
-    with tempfile.TemporaryDirectory() as name:
-        tmp = Path(name)
+    with contextlib.ExitStack() as stack:
+        if figures is not None:
+            figures.mkdir(parents=True, exist_ok=True)
+            tmp = figures
+        else:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         sections = [
             ("Summary", _summary(optimizer, trials, stop)),
             ("Convergence", _convergence(optimizer, tmp)),
             ("Regimes", _regimes(optimizer, trials, tmp)),
-            ("Basins", _basins(optimizer)),
+            ("Basins", _basins(optimizer, trials, tmp)),
             ("Model checks", _model_checks(exp, trials)),
             ("Decisions", _decisions(exp, trials)),
             (

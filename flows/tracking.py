@@ -219,8 +219,14 @@ class RunTracker:
                 png = convergence_plot(df, obj.name, obj.minimize, Path(tmp) / "convergence.png")
                 self.client.log_artifact(run_id, str(png))
             try:  # the page a reviewer reads in the UI's artifact viewer
-                page = write_report(optimizer, Path(tmp) / REPORT_NAME, run_id=run_id)
+                figures = Path(tmp) / "figures"
+                page = write_report(
+                    optimizer, Path(tmp) / REPORT_NAME, run_id=run_id, figures=figures
+                )
                 self.client.log_artifact(run_id, str(page))
+                for name in ("regimes.png", "basins.png"):  # the analyses' plots, as files
+                    if (figures / name).is_file():
+                        self.client.log_artifact(run_id, str(figures / name))
             except Exception as exc:  # never lose the run for its report
                 self.client.set_tag(run_id, "report.error", f"{type(exc).__name__}: {exc}"[:5000])
         if status == "FINISHED":  # an interrupted run stops at once; a resumed one logs it

@@ -59,6 +59,9 @@ def test_branin_through_the_flow(tmp_path: Path) -> None:
     assert fit_steps == set(range(exp.n_initial, 20))
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"trials.csv", "convergence.png"} <= artifacts
+    # The decision report and the analyses' plots; the experiment opens as model training.
+    assert {"decision_report.html", "regimes.png", "basins.png"} <= artifacts
+    assert mlflow_exp.tags["mlflow.experimentKind"] == "custom_model_development"
 
     # Every fit's held-out scores are logged at the step of the trial it decided.
     for key in ("cv_rmse", "cv_r2", "cv_nlpd", "cv_picp", "cv_mpiw"):

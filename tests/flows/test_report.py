@@ -67,6 +67,16 @@ def test_the_report_lists_every_decision_and_checks_the_model(tmp_path: Path) ->
     assert surprise(opt.all_trials()[0], opt.experiment) is None  # a design point
 
 
+def test_the_report_keeps_its_figures_when_asked(tmp_path: Path) -> None:
+    opt = _run(tmp_path, 14)
+    text = decision_report(opt, figures=tmp_path / "figures")
+    for name in ("convergence.png", "regimes.png", "basins.png"):
+        assert (tmp_path / "figures" / name).stat().st_size > 5_000, name
+    assert "At trial 13 the run is most probably" in text  # the regimes of the whole run
+    assert "distinct basin(s) among the best" in text
+    assert text.count("data:image/png;base64,") == 3
+
+
 def test_a_report_before_any_result_says_so(tmp_path: Path) -> None:
     exp = load_experiment(ROOT / "experiments" / "branin.py")
     opt = Optimizer(exp, storage=f"sqlite:///{tmp_path / 'empty.db'}")
