@@ -196,7 +196,8 @@ class RunTracker:
     def finish(self, optimizer: Optimizer, status: str = "FINISHED") -> None:
         """Flush, log the trials table and the convergence plot, and close the run.
 
-        A finished run also logs its final fitted surrogate (:meth:`_log_surrogate`).
+        A finished run also logs its decision report (:meth:`_log_report`) and its final
+        fitted surrogate (:meth:`_log_surrogate`).
         """
         self.flush()
         run_id = self._run()
@@ -218,18 +219,11 @@ class RunTracker:
             else:
                 png = convergence_plot(df, obj.name, obj.minimize, Path(tmp) / "convergence.png")
                 self.client.log_artifact(run_id, str(png))
-            try:  # the page a reviewer reads in the UI's artifact viewer
-                figures = Path(tmp) / "figures"
-                page = write_report(
-                    optimizer, Path(tmp) / REPORT_NAME, run_id=run_id, figures=figures
-                )
-                self.client.log_artifact(run_id, str(page))
-                for name in ("regimes.png", "basins.png"):  # the analyses' plots, as files
-                    if (figures / name).is_file():
-                        self.client.log_artifact(run_id, str(figures / name))
-            except Exception as exc:  # never lose the run for its report
-                self.client.set_tag(run_id, "report.error", f"{type(exc).__name__}: {exc}"[:5000])
-        if status == "FINISHED":  # an interrupted run stops at once; a resumed one logs it
+            # The report's analyses and the final fit take seconds: an interrupted run
+            # stops at once, and the run that resumes it logs them.
+            if status == "FINISHED":
+                self._log_report(optimizer, run_id, Path(tmp))
+        if status == "FINISHED":
             self._log_surrogate(optimizer)
         summary: list[RunTag] = [RunTag("n_trials", str(len(df)))]
         if exp.is_multi_objective:
@@ -246,6 +240,19 @@ class RunTracker:
                 pass
         self.client.log_batch(run_id, tags=summary)
         self.client.set_terminated(run_id, status=status)
+
+    def _log_report(self, optimizer: Optimizer, run_id: str, tmp: Path) -> None:
+        """Log the decision report (the page a reviewer reads in the UI's artifact
+        viewer) and the analyses' plots; a report that fails is noted, never fatal."""
+        try:
+            figures = tmp / "figures"
+            page = write_report(optimizer, tmp / REPORT_NAME, run_id=run_id, figures=figures)
+            self.client.log_artifact(run_id, str(page))
+            for name in ("regimes.png", "basins.png"):
+                if (figures / name).is_file():
+                    self.client.log_artifact(run_id, str(figures / name))
+        except Exception as exc:
+            self.client.set_tag(run_id, "report.error", f"{type(exc).__name__}: {exc}"[:5000])
 
     def _log_surrogate(self, optimizer: Optimizer) -> None:
         """Log the final fitted surrogate: its scores, its plots and the model itself.
