@@ -106,6 +106,16 @@ def predicted_at(model: Any, X: torch.Tensor, sign: float) -> list[tuple[float, 
     each trial, so that the surprise of its result (how many standard deviations it fell
     from what was expected) can be read from the history. ``None`` where the model cannot
     say (the decision itself does not depend on it)."""
+    warp = getattr(model, "outcome_warp", None)
+    if warp is not None:  # a GP fitted on warped outcomes: back in the outcome's units
+        try:
+            with torch.no_grad():
+                pred = predictive(model, X)
+                mean = pred.mean.reshape(len(X), -1)[:, 0] * sign
+                sd = pred.sd.reshape(len(X), -1)[:, 0]  # type: ignore[attr-defined]
+        except Exception:
+            return None
+        return _pairs(mean, sd)
     try:
         with torch.no_grad():
             try:
@@ -116,6 +126,10 @@ def predicted_at(model: Any, X: torch.Tensor, sign: float) -> list[tuple[float, 
             sd = post.variance.reshape(len(X), -1)[:, 0].clamp_min(0.0).sqrt()
     except Exception:
         return None
+    return _pairs(mean, sd)
+
+
+def _pairs(mean: torch.Tensor, sd: torch.Tensor) -> list[tuple[float, float]] | None:
     if not (torch.isfinite(mean).all() and torch.isfinite(sd).all()):
         return None
     return [(float(a), float(b)) for a, b in zip(mean.cpu(), sd.cpu(), strict=True)]

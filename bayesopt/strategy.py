@@ -529,6 +529,8 @@ class Strategy:
         noise = history.known_noise(column)
         train_Yvar = torch.as_tensor(noise, **kw).unsqueeze(-1) if noise is not None else None
         spec = self.fit_spec(sign, train_Yvar)
+        if not (exp.learns or exp.is_multi_objective) and target == exp.objectives[0].name:
+            spec = dataclasses.replace(spec, warp=exp.space.fidelity_column is None)
         if name == "gp":
             spec = dataclasses.replace(spec, warm_start=self._warm_start(history, target))
         if exp.space.fidelity_column is None:
@@ -709,7 +711,9 @@ class Strategy:
                 }
             )
         lead = value.reshape(-1)[0] if placed is None else value.reshape(-1).max()
-        ei_rel = self._relative_improvement(float(lead), train_Y, ref, m)
+        warp = getattr(fits[0].model, "outcome_warp", None)  # EI on the warped scale
+        scale_Y = train_Y if warp is None else warp.forward(train_Y[:, :1])
+        ei_rel = self._relative_improvement(float(lead), scale_Y, ref, m)
         if ei_rel is not None:
             meta["ei_rel"] = ei_rel
         predicted = predicted_at(fits[0].model, X, float(signs[0]))

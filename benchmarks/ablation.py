@@ -4,14 +4,17 @@ Each variant changes one setting of this project's default (``Experiment(strateg
 or goes back to the earlier default in all of them, on the same problems, seeds and
 instances as the peer comparison:
 
-* ``default``: the GP's unit-lengthscale priors (``surrogates/gp.py``), a Sobol design
-  of ``design_size(d)`` points, qLogNEI in closed form for one point at a time.
+* ``default``: the GP's unit-lengthscale priors (``surrogates/gp.py``) fitted to
+  Yeo-Johnson-warped outcomes, a Sobol design of ``design_size(d)`` points, qLogNEI in
+  closed form for one point at a time.
 * ``dimension_scaled``: BoTorch's dimension-scaled priors
   (``surrogate_options={"priors": "dimension_scaled"}``).
 * ``design_2d``: a design of ``max(5, 2 d)`` points (``initial_trials``).
+* ``no_warp``: the GP fitted to the outcomes as they are, without the Yeo-Johnson warp
+  (``surrogate_options={"warp": False}``, :mod:`surrogates.warp`).
 * ``monte_carlo``: qLogNEI by Monte Carlo throughout
   (``AcquisitionOptions(analytic_single=False)``).
-* ``previous``: all three at once: the default before these changes.
+* ``previous``: all four at once: the default before these changes.
 
 Per problem: the median over seeds of the final log10 regret of each variant, its
 difference to the default's (negative: the variant ends lower, better), on how many seeds
@@ -74,12 +77,16 @@ VARIANTS: dict[str, tuple[str, Callable[[Instance, int], Trace]]] = {
         partial(run_bayesopt, surrogate_options={"priors": "dimension_scaled"}),
     ),
     "design_2d": ("design of max(5, 2d) points", _design_2d),
+    "no_warp": (
+        "no Yeo-Johnson warp of the outcomes",
+        partial(run_bayesopt, surrogate_options={"warp": False}),
+    ),
     "monte_carlo": ("qLogNEI by Monte Carlo", partial(run_bayesopt, analytic_single=False)),
     "previous": (
-        "all three (the earlier default)",
+        "all four (the earlier default)",
         partial(
             _design_2d,
-            surrogate_options={"priors": "dimension_scaled"},
+            surrogate_options={"priors": "dimension_scaled", "warp": False},
             analytic_single=False,
         ),
     ),

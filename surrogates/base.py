@@ -63,6 +63,10 @@ class FitSpec:
         warm_start: Hyperparameters to start the fit from (the exact GP's raw parameters
             by name, as its fit info ``gp_state`` gives them after a fit); ``None``: the
             surrogate's own starting values. Others ignore it.
+        warp: The outcomes may be warped before the fit (the exact GP's Yeo-Johnson
+            warp, :mod:`surrogates.warp`): they are objectives to optimize, so only their
+            order matters to the decision. The model then decides on the warped scale
+            and predicts in the outcome's units (``surrogates.predictive.predictive``).
     """
 
     bounds: Tensor
@@ -72,6 +76,7 @@ class FitSpec:
     signs: Sequence[float] = field(default_factory=tuple)
     train_Yvar: Tensor | None = None
     warm_start: Mapping[str, Sequence[float]] | None = None
+    warp: bool = False
 
 
 @runtime_checkable

@@ -20,6 +20,14 @@ BoTorch's dimension-scaled priors (``priors="dimension_scaled"``: a lengthscale
 seeds) was -2.15 instead of -3.56 on Branin, -2.08 instead of -4.81 on Hartmann3, and
 -2.18 instead of -3.29 on Hartmann6 hidden in 30 inputs (``benchmarks/results/``
 ``ablation.md`` and ``high_dim.md``).
+
+Outcome warp (``warp="auto"``, the default, for objectives to optimize): the GP may be
+fitted to the Yeo-Johnson transform of the standardized outcomes, its power fitted by
+maximum likelihood (:mod:`surrogates.warp`), so that a few very good or very bad values
+do not set the scale on which improvement is measured; the decision is made on that
+scale and predictions are given back in the outcome's units. Whether it is, is decided
+every :data:`WARP_CHECK_EVERY` trials by the leave-one-out predictive density of both
+GPs. See ``benchmarks/results/compare_peers.md`` for what it changed.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from surrogates.base import (
     set_fit_info,
     warn_fallback,
 )
+from surrogates.warp import OutcomeWarp
 
 #: The fit-info key under which a fit records its raw hyperparameters (JSON), the state
 #: the next fit can start from (``FitSpec.warm_start``).
@@ -82,29 +91,42 @@ class UnitLengthscalePrior(Prior):
 
 @dataclass
 class ExactGP:
-    """Exact Gaussian process with BoTorch's default (dimension-scaled) priors.
+    """Exact Gaussian process (priors: see the module's docstring).
 
     With ``spec.train_Yvar`` the noise of each observation is the known variance
     given (a fixed-noise GP, as Ax does with ``(mean, sem)`` data); else it is inferred.
-
-    Args:
-        max_attempts: Optimizer restarts that ``fit_gpytorch_mll`` may use.
-
     The fit starts from ``spec.warm_start`` when it is given (the raw hyperparameters of
     the previous decision's fit, which each fit records as ``gp_state``); the MAP
     optimum then takes about half the iterations of a start from the priors' modes.
+
+    Args:
+        max_attempts: Optimizer restarts that ``fit_gpytorch_mll`` may use.
         priors: ``"unit"`` (default) or ``"dimension_scaled"`` (BoTorch's own); see
             the module's docstring. Models with categorical inputs use BoTorch's
             mixed kernel and its priors either way.
+        warp: Where ``spec.warp`` allows it (objectives to optimize, noise not given),
+            ``True`` fits the GP to Yeo-Johnson-warped outcomes (:mod:`surrogates.warp`):
+            the model then carries the warp as ``outcome_warp``, its posterior is on the
+            warped scale (where the acquisition works) and
+            ``surrogates.predictive.predictive`` gives predictions in the outcome's
+            units. ``"auto"`` (the default) fits both the warped and the plain GP every
+            :data:`WARP_CHECK_EVERY` trials and keeps the one whose closed-form
+            leave-one-out log predictive density, in the outcome's units, is higher; the
+            fits in between reuse that choice (kept in the fit's state, fit info
+            ``warp``: 1 or 0, and ``warp_loo_gain`` when chosen). ``False``: the
+            outcomes as they are.
     """
 
     name: str = "gp"
     max_attempts: int = 5
     priors: str = "unit"
+    warp: bool | str = "auto"
 
     def __post_init__(self) -> None:
         if self.priors not in PRIORS:
             raise SurrogateError(f"gp: priors={self.priors!r}; valid values are {list(PRIORS)}")
+        if self.warp not in (True, False, "auto"):
+            raise SurrogateError(f"gp: warp={self.warp!r}; valid values are True, False, 'auto'")
 
     def _build(self, train_X: Tensor, train_Y: Tensor, spec: FitSpec) -> SingleTaskGP:
         d = train_X.shape[-1]
@@ -191,6 +213,45 @@ class ExactGP:
             noise floor, and a :class:`SurrogateFallbackWarning` says so.
         """
         check_training_data(train_X, train_Y, spec)
+        warp = None
+        if self.warp and spec.warp and spec.train_Yvar is None:
+            warp = OutcomeWarp.fit(train_Y)
+        if warp is None:
+            return self._fit_one(train_X, train_Y, spec, None)
+        if self.warp != "auto":
+            return self._fit_one(train_X, train_Y, spec, warp)
+        # "auto": the warped or the plain model, whichever predicts the held-out trials
+        # better in the outcome's units; chosen every WARP_CHECK_EVERY trials
+        n = int(train_Y.shape[0])
+        previous = (spec.warm_start or {}).get(WARP_STATE)
+        if previous is not None and len(previous) == 2 and n - previous[1] < WARP_CHECK_EVERY:
+            use, checked = bool(previous[0]), int(previous[1])
+            model = self._fit_one(train_X, train_Y, spec, warp if use else None)
+            return self._record_choice(model, use, checked, None)
+        warped = self._fit_one(train_X, train_Y, spec, warp)
+        plain = self._fit_one(train_X, train_Y, spec, None)
+        scores = [_loo_density(m) for m in (warped, plain)]
+        use = scores[0] >= scores[1] or not math.isfinite(scores[1])
+        gain = scores[0] - scores[1] if all(map(math.isfinite, scores)) else None
+        return self._record_choice(warped if use else plain, use, n, gain)
+
+    @staticmethod
+    def _record_choice(model: Model, use: bool, checked: int, gain: float | None) -> Model:
+        """Keep the warp choice in the fit's state, for the next fits to reuse."""
+        info = dict(getattr(model, "fit_info", {}))
+        state = json.loads(str(info[STATE_KEY])) if STATE_KEY in info else {}
+        state[WARP_STATE] = [float(use), float(checked)]
+        extra: dict[str, float | int | str] = {STATE_KEY: json.dumps(state), "warp": int(use)}
+        if gain is not None:
+            extra["warp_loo_gain"] = round(gain, 6)
+        set_fit_info(model, **extra)
+        return model
+
+    def _fit_one(
+        self, train_X: Tensor, train_Y: Tensor, spec: FitSpec, warp: OutcomeWarp | None
+    ) -> Model:
+        if warp is not None:
+            train_Y = warp.forward(train_Y)
         model = self._build(train_X, train_Y, spec)
         if spec.warm_start:
             self._warm(model, spec.warm_start)
@@ -214,4 +275,24 @@ class ExactGP:
         else:  # for the next fit to start from (stored with the decision)
             state = {n: p.detach().reshape(-1).tolist() for n, p in model.named_parameters()}
             set_fit_info(model, **{STATE_KEY: json.dumps(state)})
+        if warp is not None:
+            object.__setattr__(model, "outcome_warp", warp)  # a plain attribute
+            set_fit_info(model, **warp.describe())
         return model
+
+
+#: Where the warp choice of ``ExactGP(warp="auto")`` is kept in the fit's state.
+WARP_STATE = "_warp_choice"
+#: Trials between two choices of ``ExactGP(warp="auto")``.
+WARP_CHECK_EVERY = 5
+
+
+def _loo_density(model: Model) -> float:
+    """Mean closed-form leave-one-out log predictive density, in the outcome's units."""
+    from surrogates.validation import exact_gp_loo
+
+    held = exact_gp_loo(model)
+    if held is None:
+        return -math.inf
+    value = float(held.log_density.mean())
+    return value if math.isfinite(value) else -math.inf

@@ -174,4 +174,9 @@ def predictive(model: Model, X: Tensor) -> Predictive:
         locs, variances = mean, var  # one component per MCMC draw
     else:
         locs, variances = mean.unsqueeze(0), var.unsqueeze(0)
-    return GaussianMixture(locs, variances.clamp_min(1e-12).sqrt())
+    mixture = GaussianMixture(locs, variances.clamp_min(1e-12).sqrt())
+    warp = getattr(model, "outcome_warp", None)  # a GP fitted on warped outcomes
+    if warp is not None and locs.shape[0] == 1:
+        warped: Predictive = warp.predictive(mixture)
+        return warped
+    return mixture

@@ -28,7 +28,7 @@ from botorch.models.transforms.outcome import Standardize
 from torch import Tensor
 
 from surrogates.base import FitSpec, Surrogate, SurrogateError, SurrogateFallbackWarning
-from surrogates.predictive import GaussianMixture, predictive
+from surrogates.predictive import GaussianMixture, Predictive, predictive
 
 #: Central interval used for PICP and MPIW.
 LEVEL = 0.95
@@ -153,11 +153,15 @@ def exact_gp_loo(model: Model) -> HeldOut | None:
             means, stdvs = transform.means.reshape(-1), transform.stdvs.reshape(-1)
             y, loo_mean = y * stdvs + means, loo_mean * stdvs + means
             loo_var = loo_var * stdvs**2
-        mixture = GaussianMixture(
+        mixture: Predictive = GaussianMixture(
             loo_mean.reshape(1, -1, 1), loo_var.clamp_min(1e-12).sqrt().reshape(1, -1, 1)
         )
-        lower, upper = mixture.interval(LEVEL)
         obs = y.reshape(-1, 1)
+        warp = getattr(model, "outcome_warp", None)
+        if warp is not None:  # fitted on warped outcomes: score in the outcome's units
+            assert isinstance(mixture, GaussianMixture)
+            mixture, obs = warp.predictive(mixture), warp.inverse(obs)
+        lower, upper = mixture.interval(LEVEL)
         part = (obs, mixture.mean, lower, upper, mixture.log_prob(obs), mixture.cdf(obs))
     return _collect([part], "loo", t0, complete=True)
 

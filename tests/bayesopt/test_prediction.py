@@ -51,9 +51,12 @@ def test_predictions_are_in_the_objectives_units(minimize: bool) -> None:
     assert list(df.columns) == ["x", "kind", "y_mean", "y_lower", "y_upper"]
     assert df[["x", "kind"]].to_dict("records") == points
     truth = [sign * quadratic(**p) for p in points]
-    for row, y in zip(df.itertuples(), truth, strict=True):
+    for row in df.itertuples():
         assert row.y_lower < row.y_mean < row.y_upper
-        assert abs(row.y_mean - y) < 1.5, (row, y)
+    # near the data, accurate; at the far corner (the worst value anywhere, beyond every
+    # observation), the deciding model's warp compresses the bad tail, so only its side
+    assert abs(df["y_mean"][0] - truth[0]) < 1.5, (df, truth)
+    assert abs(df["y_mean"][1]) > 3.0 and math.copysign(1.0, df["y_mean"][1]) == sign
     # The model was fitted on sign-flipped values when maximizing: the order must survive.
     assert (df["y_mean"][0] < df["y_mean"][1]) == minimize
 
@@ -100,7 +103,8 @@ def test_the_fit_of_the_last_decision_is_reused(tmp_path: Path) -> None:
     # same trials, and predicts the same.
     again = Optimizer(experiment(), storage=url, seed=4)
     assert again.strategy.last_fit is None
-    pd.testing.assert_frame_equal(again.predict({"x": 0.2, "kind": "b"}), before, rtol=1e-6)
+    # (rtol: the refit starts from the stored, converged state; L-BFGS stops within 1e-5)
+    pd.testing.assert_frame_equal(again.predict({"x": 0.2, "kind": "b"}), before, rtol=1e-4)
     # Once more trials complete, the fit is made again on all of them.
     opt.observe(t, {"y": quadratic(**t.params)})
     assert opt.fitted().n_train == 9
@@ -159,3 +163,57 @@ def test_surrogate_options_are_checked_when_the_experiment_is_built() -> None:
         experiment(cv_folds=1)
     exp = experiment(surrogate_options={"max_attempts": 2}, cv_folds=0)
     assert exp.settings()["surrogate.max_attempts"] == 2 and exp.settings()["cv_folds"] == 0
+
+
+def well(x: float, z: float) -> float:
+    """A flat plateau at 1000 with one deep, narrow well: heavy-tailed values."""
+    return 1000.0 - 300.0 * math.exp(-30.0 * ((x - 0.3) ** 2 + (z - 0.6) ** 2))
+
+
+def test_decisions_use_warped_outcomes_and_everything_recorded_is_in_their_units() -> None:
+    exp = Experiment(
+        name="warped",
+        parameters=[Float("x", 0.0, 1.0), Float("z", 0.0, 1.0)],
+        objectives=[Objective("y")],
+        initial_trials=6,
+    )
+    opt = Optimizer(exp, seed=0)
+    for _ in range(12):
+        (t,) = opt.suggest(1)
+        opt.observe(t, {"y": well(**t.params)})
+    decided = [t for t in opt.all_trials() if t.metadata.get("step") == "bo"]
+    assert decided and all(t.metadata["warp"] in (0, 1) for t in decided)
+    assert "warp_loo_gain" in decided[0].metadata  # chosen at the first fit
+    assert any(t.metadata["warp"] for t in decided)  # one deep well: warped
+    for t in decided:  # what the deciding model expected, in the objective's units
+        assert 500.0 < t.metadata["pred_mean"] < 1200.0, t.metadata
+        assert t.metadata["pred_sd"] > 0
+    done = [t for t in opt.all_trials() if t.values]
+    df = opt.predict([t.params for t in done])
+    observed = [t.values["y"] for t in done]
+    assert max(abs(a - b) for a, b in zip(df["y_mean"], observed, strict=True)) < 10.0
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"objectives": [Objective("y"), Objective("y2", minimize=False)]},
+        {"objectives": [Objective("y")], "goal": "learn"},
+        {"objectives": [Objective("y")], "surrogate_options": {"warp": False}},
+    ],
+    ids=["several objectives", "learning", "turned off"],
+)
+def test_no_warp_where_the_values_themselves_matter(kw: dict) -> None:
+    exp = Experiment(
+        name="unwarped",
+        parameters=[Float("x", 0.0, 1.0), Float("z", 0.0, 1.0)],
+        initial_trials=6,
+        **kw,
+    )
+    opt = Optimizer(exp, seed=0)
+    for _ in range(8):
+        (t,) = opt.suggest(1)
+        y = well(**t.params)
+        opt.observe(t, {"y": y, "y2": -y + 5.0 * t.params["x"]})
+    decided = [t for t in opt.all_trials() if t.metadata.get("step") not in (None, "sobol")]
+    assert decided and not any("warp" in t.metadata for t in decided)
