@@ -218,6 +218,11 @@ class Experiment:
         holdout: A held-out test set (a DataFrame, or the path of a CSV file) with a
             column per parameter and per modelled outcome; every decision records the
             model's ``holdout_rmse``, ``holdout_nlpd`` and ``holdout_picp`` on it.
+        analyses: The analyses of the history to run and how often, as analysis ->
+            every how many completed trials: ``{"regimes": 5, "basins": 10}``. Each is
+            then stored with the trial that completed when it ran and logged to MLflow,
+            and the decisions that read it refit it at that cadence
+            (:mod:`bayesopt.analysis.schedule`).
 
     Examples:
         >>> from bayesopt import Experiment, Float, Objective
@@ -250,6 +255,7 @@ class Experiment:
     cost: Callable[[float], float] | str | None = None
     goal: Goal = "optimize"
     holdout: Any = field(default=None, compare=False)
+    analyses: Mapping[str, int] = field(default_factory=dict)
     space: Space = field(init=False, repr=False, compare=False)
     outcome_constraints: tuple[OutcomeConstraint, ...] = field(
         init=False, repr=False, compare=False
@@ -299,7 +305,10 @@ class Experiment:
         if self.evaluate is not None:
             self._check_evaluate(self.evaluate)
         self._check_stopping()
+        from bayesopt.analysis.schedule import check_analyses
         from bayesopt.steps import resolve_strategy
+
+        object.__setattr__(self, "analyses", check_analyses(self.analyses))
 
         object.__setattr__(self, "_default_strategy", self.strategy is None)
         object.__setattr__(self, "strategy", resolve_strategy(self, self.strategy))
@@ -712,6 +721,7 @@ class Experiment:
             "constraints": "; ".join(str(c) for c in self.constraints) or "none",
             "stopping": "; ".join(repr(r) for r in self.stopping) or "none",
             "strategy": describe_strategy(self.strategy),
+            "analyses": "; ".join(f"{k} every {v}" for k, v in self.analyses.items()) or "none",
             **self._fidelity_settings(),
             **self._learning_settings(),
         }

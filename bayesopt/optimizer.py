@@ -229,6 +229,14 @@ class Optimizer:
             sems=sems or None,
         )
         logger.info("trial %d completed: %s", number, checked)
+        if self.experiment.analyses:  # the monitored analyses due now, stored with it
+            from bayesopt.analysis.schedule import completed_in_order, monitor
+
+            records = self.store.trials(self._record.id)
+            signed = self.strategy.signed_values(completed_in_order(records))
+            found = monitor(self.experiment, records, signed, self.strategy.seed)
+            if found:
+                done = self.store.annotate(self._record.id, number, found)
         return done
 
     def fail(self, trial: TrialRef, reason: str) -> Trial:

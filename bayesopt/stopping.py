@@ -73,6 +73,8 @@ class Progress:
             is better than expected; ``None`` where no model decided it.
         metadata: Each completed trial's metadata, in the order of ``best``.
         trial_ids: Each completed trial's id, in the order of ``best``.
+        cadence: Analysis -> every how many completed trials it is refitted (the
+            experiment's ``analyses``); :class:`Stalled` checks at that cadence.
     """
 
     best: Sequence[float | None]
@@ -87,6 +89,7 @@ class Progress:
     surprise: Sequence[float | None] = ()
     metadata: Sequence[Mapping[str, Any]] = ()
     trial_ids: Sequence[int] = ()
+    cadence: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -339,6 +342,9 @@ class Stalled:
             )
 
     def check(self, progress: Progress) -> tuple[str, dict[str, Any]] | None:
+        every = progress.cadence.get("regimes", 1)
+        if len(progress.best) % every:  # refitted at the analysis's cadence only
+            return None
         if len(progress.best) - max(progress.n_design, 1) < self.trials:
             return None
         from bayesopt.analysis.regimes import fit_regimes
@@ -422,6 +428,7 @@ def progress_of(experiment: Experiment, trials: Sequence[Trial]) -> Progress:
         surprise=surprise,
         metadata=[t.metadata for t in done],
         trial_ids=[t.id for t in done],
+        cadence=dict(getattr(exp, "analyses", {})),
     )
 
 

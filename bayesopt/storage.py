@@ -372,6 +372,23 @@ class Store:
             merged = {**row._mapping, **changes}
         return self._to_trial(merged)
 
+    def annotate(self, experiment_id: int, number: int, metadata: dict[str, Any]) -> Trial:
+        """Merge ``metadata`` into a trial's metadata (its status and values unchanged).
+
+        Raises:
+            TrialStateError: the trial does not exist.
+        """
+        with self.engine.begin() as conn:
+            cond = sa.and_(
+                trials_table.c.experiment_id == experiment_id, trials_table.c.number == number
+            )
+            row = conn.execute(sa.select(trials_table.c.meta).where(cond)).first()
+            if row is None:
+                raise TrialStateError(f"trial {number}: no such trial in this experiment")
+            merged = _jsonable({**dict(row.meta or {}), **metadata})
+            conn.execute(trials_table.update().where(cond).values(meta=merged))
+        return self.trial(experiment_id, number)
+
     def trial(self, experiment_id: int, number: int) -> Trial:
         with self.engine.connect() as conn:
             row = conn.execute(

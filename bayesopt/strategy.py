@@ -755,12 +755,16 @@ class Strategy:
         An analysis that fails is logged and recorded, and the batch is the plain one.
         """
         from bayesopt.analysis.basins import find_basins
+        from bayesopt.analysis.schedule import completed_in_order, seen
 
         if n + len(pending) < 2:
             return None
         exp = self.experiment
         name = exp.objectives[0].name
-        done = [t for t in _completed(history.records) if name in (t.values or {})]
+        done = [t for t in completed_in_order(history.records) if name in (t.values or {})]
+        done = seen(exp, "basins", done)  # refitted at the analysis's cadence
+        if not done:  # fewer completed trials than the cadence: a plain batch
+            return None
         info: dict[str, Any] = {"spread": "basins"}
         try:
             X = np.array([exp.space.encode(t.params) for t in done]).reshape(-1, exp.space.dim)

@@ -18,6 +18,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from bayesopt import BayesoptError, Experiment, Optimizer, Trial, TrialStatus
+from bayesopt.analysis.schedule import KEYS as ANALYSIS_KEYS
 from bayesopt.fidelity import at_target
 from bayesopt.pareto import hypervolume, reference_point, signed_objectives
 from bayesopt.stopping import Stop
@@ -167,6 +168,13 @@ class RunTracker:
             for key, value in regime.items():
                 if key.startswith("p_") and _is_number(value):
                     self._metrics.append(Metric(f"regime.{key}", float(value), now, step))
+        for (
+            key
+        ) in ANALYSIS_KEYS.values():  # a monitored analysis that ran when this trial completed
+            found = trial.metadata.get(key)
+            for name, value in found.items() if isinstance(found, dict) else ():
+                if _is_number(value):
+                    self._metrics.append(Metric(f"{key}.{name}", float(value), now, step))
         for name, value in (trial.metadata.get("fixed") or {}).items():  # the context
             if _is_number(value):
                 self._metrics.append(Metric(f"context.{name}", float(value), now, step))

@@ -530,17 +530,20 @@ def regime_reached(
     ``index``, and ``regime`` is the most probable state of the latest completed trial
     under the 3-state model. The analysis is kept in ``cache["regime"]`` (the strategy
     stores it with the trials it decides next, with the regime the step waits for as
-    ``wanted``), and reused while no trial completes."""
+    ``wanted``), and reused while no trial completes; with a cadence
+    (``Experiment(analyses={"regimes": k})``) it sees the first ``k * floor(n / k)``
+    completed trials, so it is refitted every ``k`` completions."""
+    from bayesopt.analysis.schedule import completed_in_order, seen
     from bayesopt.stopping import progress_of
-    from bayesopt.trial import TrialStatus
 
-    done = [t for t in records if t.status == TrialStatus.COMPLETED and t.values]
+    done = completed_in_order(records)
     in_step = sum(t.metadata.get("step_index", 0) == index for t in done)
     if in_step < MIN_STEP_TRIALS:
         return False
+    done = seen(experiment, "regimes", done)  # refitted at the analysis's cadence
     key = (len(done), max((t.id for t in done), default=-1))
     if cache.get("regime_key") != key:
-        found = fit_regimes(progress_of(experiment, list(records)))
+        found = fit_regimes(progress_of(experiment, done))
         cache["regime_key"] = key
         cache["regime_latest"] = found.latest()
         cache["regime"] = {**found.latest(), "wanted": regime}
