@@ -100,6 +100,10 @@ class BO:
         after_trials: Start once this many trials exist (else when the step before ends).
         after_stall: Start once the best value did not improve for this many
             completed trials (one objective).
+        after_regime: Start once the run is in this regime (``"stalled"`` or
+            ``"refining"``), as for :class:`TrustRegion`: for example a more exploratory
+            acquisition when the run stalls, ``BO(acquisition="qUCB",
+            after_regime="stalled")``.
         spread: ``"basins"`` spreads a batch across the basins of the good trials
             (:mod:`bayesopt.analysis.basins`): one candidate in each basin, best basin
             first, before a second in any, then the rest of the batch as usual. A basin
@@ -114,6 +118,7 @@ class BO:
     after_trials: int | None = None
     after_stall: int | None = None
     spread: str | None = None
+    after_regime: str | None = None
     name: ClassVar[str] = "bo"
     spreads: ClassVar[tuple[str, ...]] = ("basins",)
 
@@ -121,6 +126,12 @@ class BO:
         _count("BO", "after_trials", self.after_trials, minimum=0)
         _count("BO", "after_stall", self.after_stall)
         _check_stall("BO", self.after_stall, experiment)
+        _check_regime("BO", self.after_regime, self.after_trials, self.after_stall)
+        if self.after_regime is not None and getattr(experiment, "learns", False):
+            raise InvalidExperimentError(
+                f"strategy BO: after_regime={self.after_regime!r}, but goal="
+                f"{experiment.goal!r} learns rather than improves; use after_trials"
+            )
         if self.spread is not None:
             if self.spread not in self.spreads:
                 raise InvalidExperimentError(
@@ -146,7 +157,7 @@ class BO:
 
     @property
     def condition(self) -> str:
-        return _condition(self.after_trials, self.after_stall)
+        return _condition(self.after_trials, self.after_stall, self.after_regime)
 
 
 @dataclass(frozen=True)

@@ -331,3 +331,47 @@ def test_fit_regimes_reads_a_progress_with_the_design() -> None:
     )
     found = fit_regimes(progress, states=2)
     assert found.trial_ids == (0, 1, 2) and found.n_design == 2
+
+
+def test_a_more_exploratory_bo_step_takes_over_when_the_run_stalls(
+    open_optimizer: OpenOptimizer,
+) -> None:
+    exp = Experiment(
+        name="switch-bo",
+        parameters=[Float("x", 0.0, 1.0), Float("z", 0.0, 1.0)],
+        objectives=[Objective("y")],
+        strategy=[Sobol(4), BO(), {"step": "bo", "acquisition": "qUCB", "after_regime": "stalled"}],
+    )
+    assert exp.strategy[2] == BO(acquisition="qUCB", after_regime="stalled")
+    assert "after_regime='stalled'" in exp.settings()["strategy"]
+    assert exp.strategy[2].condition == "once the run is stalled"
+    opt = open_optimizer(exp)
+    for _ in range(16):
+        (trial,) = opt.suggest(1)
+        opt.observe(trial, {"y": 2.0})
+        if trial.metadata.get("step_index") == 2:
+            break
+    last = opt.all_trials()[-1]
+    assert last.metadata["step_index"] == 2 and last.metadata["acquisition"] == "qUCB"
+    assert last.metadata["regime"]["state"] == "stalled"
+
+
+@pytest.mark.parametrize(
+    ("kw", "words"),
+    [
+        ({"strategy": [Sobol(4), BO(), BO(after_regime="stuck")]}, ["BO: after_regime='stuck'"]),
+        (
+            {"strategy": [Sobol(4), BO(), BO(after_regime="stalled", after_trials=9)]},
+            ["one condition per step"],
+        ),
+        (
+            {"goal": "learn", "strategy": [Sobol(4), BO(), BO(after_regime="stalled")]},
+            ["goal='learn' learns rather than improves"],
+        ),
+    ],
+)
+def test_bad_bo_regime_conditions_are_refused_naming_the_field(kw: dict, words: list[str]) -> None:
+    with pytest.raises(InvalidExperimentError) as info:
+        Experiment(name="bad-bo", parameters=X, objectives=[Objective("y")], **kw)
+    for word in words:
+        assert word in str(info.value)
