@@ -4,14 +4,16 @@ Each variant changes one setting of this project's default (``Experiment(strateg
 or goes back to the earlier default in all of them, on the same problems, seeds and
 instances as the peer comparison:
 
-* ``default``: the GP's unit-lengthscale priors (``surrogates/gp.py``) fitted to
-  Yeo-Johnson-warped outcomes, a Sobol design of ``design_size(d)`` points, qLogNEI in
-  closed form for one point at a time.
+* ``default``: the GP's unit-lengthscale priors (``surrogates/gp.py``) on warped or
+  plain outcomes, whichever predicts held-out trials better (``warp="auto"``), a Sobol
+  design of ``design_size(d)`` points, qLogNEI in closed form for one point at a time.
 * ``dimension_scaled``: BoTorch's dimension-scaled priors
   (``surrogate_options={"priors": "dimension_scaled"}``).
 * ``design_2d``: a design of ``max(5, 2 d)`` points (``initial_trials``).
 * ``no_warp``: the GP fitted to the outcomes as they are, without the Yeo-Johnson warp
   (``surrogate_options={"warp": False}``, :mod:`surrogates.warp`).
+* ``warp_always``: the warp at every fit (``{"warp": True}``) instead of the default's
+  choice between the warped and the plain GP by leave-one-out density (``"auto"``).
 * ``monte_carlo``: qLogNEI by Monte Carlo throughout
   (``AcquisitionOptions(analytic_single=False)``).
 * ``previous``: all four at once: the default before these changes.
@@ -80,6 +82,10 @@ VARIANTS: dict[str, tuple[str, Callable[[Instance, int], Trace]]] = {
     "no_warp": (
         "no Yeo-Johnson warp of the outcomes",
         partial(run_bayesopt, surrogate_options={"warp": False}),
+    ),
+    "warp_always": (
+        "the warp at every fit, not chosen by held-out density",
+        partial(run_bayesopt, surrogate_options={"warp": True}),
     ),
     "monte_carlo": ("qLogNEI by Monte Carlo", partial(run_bayesopt, analytic_single=False)),
     "previous": (
