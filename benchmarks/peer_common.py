@@ -110,13 +110,16 @@ def ratio(ours: float, theirs: float, method: str = "") -> str:
 def environment(budgets: dict[str, int], seeds: list[int]) -> str:
     import ax
     import botorch
+    import numpy
     import optuna
+    import scipy
 
     return (
         f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; machine: {os.cpu_count()} CPUs, "
         f"shared with other jobs, so seconds are indicative (torch threads "
         f"{torch.get_num_threads()}); torch {torch.__version__}, botorch {botorch.__version__}, "
-        f"ax {ax.__version__}, optuna {optuna.__version__}; budgets (trials): "
+        f"ax {ax.__version__}, optuna {optuna.__version__}, numpy {numpy.__version__}, "
+        f"scipy {scipy.__version__}; budgets (trials): "
         f"{', '.join(f'{k}={v}' for k, v in budgets.items())}; seeds: {seeds}"
     )
 
