@@ -377,10 +377,9 @@ def progress_of(experiment: Experiment, trials: Sequence[Trial]) -> Progress:
     from bayesopt.trial import TrialStatus
 
     exp = experiment
-    done = sorted(
-        (t for t in trials if t.status == TrialStatus.COMPLETED and t.values),
-        key=lambda t: (t.finished_at or t.created_at or 0, t.id),
-    )
+    from bayesopt.analysis.schedule import completed_in_order
+
+    done = completed_in_order(trials)
     ok = [exp.is_feasible(t.values) and at_target(exp.space, t.params) for t in done if t.values]
     best: list[float | None] = []
     if exp.is_multi_objective:
