@@ -16,7 +16,9 @@ outcome, qLogNEI is evaluated in closed form (``AcquisitionOptions.analytic_sing
 analytic LogEI (``botorch.acquisition.analytic.LogExpectedImprovement``) against the
 best posterior mean at the observed points, the noise-aware incumbent. It needs no
 Monte Carlo samples of the baseline, which made up most of a decision's time. Models
-whose posterior is a batch of models (SAAS, ensembles) keep the Monte Carlo form.
+whose posterior is a batch of models (SAAS, ensembles) keep the Monte Carlo form. For
+the default's exact GP the posterior it needs at each point is computed from a cached
+Cholesky factor (:mod:`bayesopt.cached_ei`), checked against the model's own.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from botorch.optim import optimize_acqf, optimize_acqf_mixed_alternating
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from torch import Tensor
 
+from bayesopt.cached_ei import cached_log_ei
 from bayesopt.space import Space
 
 logger = logging.getLogger("bayesopt")
@@ -59,12 +62,17 @@ class AcquisitionOptions:
         analytic_single: Evaluate qLogNEI in closed form when it chooses one point with
             no pending points, no outcome constraints and one modelled outcome (see the
             module's docstring); ``False`` keeps the Monte Carlo form throughout.
+        cached_posterior: In that closed form, compute the exact GP's posterior from a
+            Cholesky factor cached when the acquisition is built
+            (:mod:`bayesopt.cached_ei`), where the model is one it supports and agrees
+            with; ``False`` asks the model for its posterior at every point tried.
     """
 
     num_restarts: int = 10
     raw_samples: int = 512
     ucb_beta: float = 2.0
     analytic_single: bool = True
+    cached_posterior: bool = True
 
 
 def outcome_constraint(
@@ -151,7 +159,16 @@ def build_acquisition(
                 train_X.shape[0],
                 1,
             ):
-                return LogExpectedImprovement(model, best_f=posterior.mean.max())
+                best_f = posterior.mean.max()
+                if options.cached_posterior:
+                    # the training inputs and the midpoints of pairs of them: where the
+                    # cached posterior is checked against the model's own
+                    half = max(1, train_X.shape[0] // 2)
+                    check = torch.cat([train_X, 0.5 * (train_X[:half] + train_X[-half:])])
+                    cached = cached_log_ei(model, best_f, check)
+                    if cached is not None:
+                        return cached
+                return LogExpectedImprovement(model, best_f=best_f)
         return qLogNoisyExpectedImprovement(
             model,
             X_baseline=train_X,

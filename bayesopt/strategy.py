@@ -31,6 +31,7 @@ from bayesopt.acquisition import (
     optimize_spread,
     outcome_constraint,
 )
+from bayesopt.cached_ei import CachedLogEI
 from bayesopt.device import DTYPE
 from bayesopt.errors import InvalidSpaceError
 from bayesopt.experiment import Experiment, Objective
@@ -694,6 +695,7 @@ class Strategy:
             "surrogate": fits[0].surrogate,
             "acquisition": exp.acquisition,
             **({"acquisition_form": "analytic"} if isinstance(acqf, AnalyticLogEI) else {}),
+            **({"acq_cached": 1} if isinstance(acqf, CachedLogEI) else {}),
             **fits[0].info,
             "acq_seconds": round(time.perf_counter() - t1, 6),
             "n_train": fits[0].n_train,
