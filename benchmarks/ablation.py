@@ -14,6 +14,8 @@ instances as the peer comparison:
   (``surrogate_options={"warp": False}``, :mod:`surrogates.warp`).
 * ``warp_always``: the warp at every fit (``{"warp": True}``) instead of the default's
   choice between the warped and the plain GP by leave-one-out density (``"auto"``).
+* ``warp_declustered``: the warp's power fitted with the trials weighted down where
+  they crowd together (``{"decluster": True}``) instead of each counted once.
 * ``monte_carlo``: qLogNEI by Monte Carlo throughout
   (``AcquisitionOptions(analytic_single=False)``).
 * ``previous``: all four at once: the default before these changes.
@@ -86,6 +88,10 @@ VARIANTS: dict[str, tuple[str, Callable[[Instance, int], Trace]]] = {
     "warp_always": (
         "the warp at every fit, not chosen by held-out density",
         partial(run_bayesopt, surrogate_options={"warp": True}),
+    ),
+    "warp_declustered": (
+        "the warp's power fitted with crowded trials weighted down (declustered)",
+        partial(run_bayesopt, surrogate_options={"decluster": True}),
     ),
     "monte_carlo": ("qLogNEI by Monte Carlo", partial(run_bayesopt, analytic_single=False)),
     "previous": (

@@ -94,6 +94,44 @@ def _log_derivative(x: Tensor, lam: Tensor) -> Tensor:
     )
 
 
+def decluster_weights(X: np.ndarray) -> np.ndarray:
+    """Weights of ``n`` points in the unit cube (``n x d``) that sum to ``n``: each point's
+    is the inverse of the number of points around it, ``sum_j exp(-|x_i - x_j|^2 / (2
+    h^2))`` with ``h = n^(-1/d) / 2``, half the spacing of ``n`` points spread evenly
+    over the cube. Points spread out weigh about 1 each; a cluster of ``k`` coincident
+    points weighs about 1 in all."""
+    n, d = X.shape
+    h = 0.5 * n ** (-1.0 / max(d, 1))
+    sq = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    counts = np.exp(-sq / (2.0 * h * h)).sum(1)
+    weights = 1.0 / counts
+    return weights * (n / weights.sum())
+
+
+def _weighted_power(z: np.ndarray, w: np.ndarray) -> float:
+    """The Yeo-Johnson power maximizing the weighted normal log likelihood of ``z``:
+    ``-W/2 log var_w(YJ(z)) + (lambda - 1) sum_i w_i sign(z_i) log(1 + |z_i|)``, ``W`` the
+    weights' sum (scipy's ``yeojohnson_llf`` with each value counted ``w_i`` times)."""
+    from scipy.optimize import minimize_scalar
+
+    total = w.sum()
+    jac = (np.sign(z) * np.log1p(np.abs(z)) * w).sum()
+    zt = torch.as_tensor(z)
+
+    def negative(lam: float) -> float:
+        t = _yeo_johnson(zt, torch.tensor(lam, dtype=zt.dtype)).numpy()
+        mean = (w * t).sum() / total
+        var = (w * (t - mean) ** 2).sum() / total
+        if not var > 0 or not math.isfinite(var):
+            return math.inf
+        return float(0.5 * total * math.log(var) - (lam - 1.0) * jac)
+
+    # scipy's own search for the unweighted power brackets [-2, 2] first; searched here
+    # over the whole range the power is kept in
+    found = minimize_scalar(negative, bounds=LAMBDA_RANGE, method="bounded")
+    return float(found.x)
+
+
 @dataclass(frozen=True)
 class OutcomeWarp:
     """``g(y) = YJ((y - center) / scale; lambda)`` per outcome column.
@@ -115,20 +153,33 @@ class OutcomeWarp:
     high: float | Tensor = math.inf
 
     @classmethod
-    def fit(cls, Y: Tensor) -> OutcomeWarp | None:
+    def fit(cls, Y: Tensor, X: Tensor | None = None) -> OutcomeWarp | None:
         """The warp fitted to ``n x m`` outcomes; ``None`` when a column is constant,
-        has fewer than 3 values, or is not finite (nothing to warp)."""
+        has fewer than 3 values, or is not finite (nothing to warp).
+
+        Args:
+            X: The ``n x d`` inputs of the outcomes, scaled to the unit cube. Given, the
+                power is fitted with each outcome weighted by :func:`decluster_weights`,
+                so that many trials close together (a search refining one spot, or
+                sampling it again under noise) count about as one: the warp describes the
+                values over the space, not where the search has been.
+        """
         if Y.dim() != 2 or Y.shape[0] < 3 or not bool(torch.isfinite(Y).all()):
             return None
         values = Y.detach().cpu().double().numpy()
         center, scale = values.mean(axis=0), values.std(axis=0)
         if not np.all(scale > 0):
             return None
+        weights = None if X is None else decluster_weights(X.detach().cpu().double().numpy())
         lams = []
         for j in range(values.shape[1]):
             z = (values[:, j] - center[j]) / scale[j]
             try:
-                lam = float(stats.yeojohnson_normmax(z))
+                lam = (
+                    float(stats.yeojohnson_normmax(z))
+                    if weights is None
+                    else _weighted_power(z, weights)
+                )
             except (ValueError, FloatingPointError, RuntimeError):
                 lam = 1.0
             lam = lam if math.isfinite(lam) else 1.0

@@ -169,3 +169,61 @@ def test_predictions_are_given_back_within_a_range_beyond_the_data() -> None:
     back = warp.inverse(torch.tensor([[-1e6], [1e6]], dtype=D))
     assert torch.allclose(back, torch.tensor([[-3.0], [6.0]], dtype=D))  # min/max -/+ range
     assert torch.allclose(warp.inverse(warp.forward(Y)), Y, atol=1e-9)
+
+
+# ------------------------------------------------------------ declustered power
+def test_the_weighted_power_with_equal_weights_is_scipys() -> None:
+    from surrogates.warp import _weighted_power
+
+    rng = np.random.default_rng(3)
+    for z in (rng.standard_exponential(40), -np.exp(rng.standard_normal(60))):
+        z = (z - z.mean()) / z.std()
+        assert _weighted_power(z, np.ones_like(z)) == pytest.approx(
+            float(stats.yeojohnson_normmax(z)), abs=1e-4
+        )
+
+
+def test_a_crowd_of_points_weighs_about_as_one() -> None:
+    from surrogates.warp import decluster_weights
+
+    rng = np.random.default_rng(0)
+    spread = stats.qmc.Sobol(2, scramble=True, seed=0).random(16)
+    crowd = 0.5 + 1e-4 * rng.random((16, 2))
+    w = decluster_weights(np.vstack([spread, crowd]))
+    assert w.sum() == pytest.approx(32.0)
+    assert w[16:].sum() / np.median(w[:16]) == pytest.approx(1.0, abs=0.35)
+    assert w[16:].max() < np.median(w[:16]) / 5
+    even = decluster_weights(spread)
+    assert even.max() / even.min() < 3  # a space-filling design stays about even
+
+
+def test_trials_sampled_again_and_again_do_not_drive_the_power() -> None:
+    """A search that keeps sampling near its best point piles values at the top; counted
+    once each they pull the power up, declustered the power stays near that of the
+    values over the space."""
+    rng = np.random.default_rng(1)
+    X_spread = stats.qmc.Sobol(2, scramble=True, seed=1).random(16)
+    y_spread = -((X_spread - 0.3) ** 2).sum(1) * 10.0
+    X_crowd = X_spread[np.argmax(y_spread)] + 1e-3 * rng.random((24, 2))
+    y_crowd = y_spread.max() + 0.05 * rng.standard_normal(24)
+    X = torch.tensor(np.vstack([X_spread, X_crowd]), dtype=D)
+    Y = torch.tensor(np.concatenate([y_spread, y_crowd]), dtype=D).reshape(-1, 1)
+    alone = OutcomeWarp.fit(Y[:16])
+    counted, declustered = OutcomeWarp.fit(Y), OutcomeWarp.fit(Y, X)
+    assert alone is not None and counted is not None and declustered is not None
+    lam_alone, lam_counted, lam_declustered = (float(w.lam) for w in (alone, counted, declustered))
+    assert lam_counted > lam_alone + 1.0
+    assert abs(lam_declustered - lam_alone) < abs(lam_counted - lam_alone) / 2
+
+
+def test_the_gp_declusters_only_when_told_to() -> None:
+    X = torch.rand(12, 2, dtype=D, generator=torch.Generator().manual_seed(0))
+    X[6:] = X[0] + 1e-3 * X[6:]
+    Y = -((X - 0.3) ** 2).sum(-1, keepdim=True)
+    spec = FitSpec(bounds=torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=D), warp=True)
+    default = ExactGP(warp=True).fit(X, Y, spec)
+    on = ExactGP(warp=True, decluster=True).fit(X, Y, spec)
+    plain = OutcomeWarp.fit(Y)
+    assert plain is not None
+    assert float(default.outcome_warp.lam) == pytest.approx(float(plain.lam), abs=1e-9)
+    assert float(on.outcome_warp.lam) != pytest.approx(float(plain.lam), abs=1e-3)
