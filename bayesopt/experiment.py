@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from bayesopt._experiment_settings import definition_of, settings_of
 from bayesopt.constraints import OutcomeConstraint, parse_constraint
 from bayesopt.errors import InvalidExperimentError, InvalidOutcomeError, describe
 from bayesopt.space import LinearConstraint, Parameter, Space
-from bayesopt.steps import describe_strategy
 from bayesopt.stopping import StoppingRule
 
 #: Acquisition functions for one objective, by name.
@@ -148,14 +148,6 @@ def _returned_keys(fn: Callable[..., Any]) -> set[str] | None:
                 return None
             keys.add(key.value)
     return keys if returns else None
-
-
-def _label(value: object) -> str:
-    """A short readable name for an option value that is not a plain scalar."""
-    name = getattr(value, "__qualname__", None) or getattr(value, "__name__", None)
-    if name:
-        return f"{getattr(value, '__module__', '')}.{name}".lstrip(".")
-    return repr(value)[:200]
 
 
 def _is_nested_def(node: ast.AST) -> bool:
@@ -513,15 +505,6 @@ class Experiment:
             return str(self.goal[1]), float(self.goal[2])
         return None
 
-    def _learning_settings(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        level = self.level
-        if self.learns:
-            out["goal"] = "learn" if level is None else f"level: {level[0]} >= {level[1]:g}"
-        if self.holdout_data is not None:
-            out["holdout"] = f"{self.holdout_data.source} ({len(self.holdout_data)} rows)"
-        return out
-
     def _check_stopping(self) -> None:
         rules = self.stopping
         if not isinstance(rules, Sequence):
@@ -684,58 +667,11 @@ class Experiment:
 
     def definition(self) -> dict[str, Any]:
         """What identifies the experiment in a store: space and objectives."""
-        return {
-            "space": self.space.describe(),
-            "objectives": [{"name": o.name, "minimize": o.minimize} for o in self.objectives],
-        }
-
-    def _objective_settings(self) -> dict[str, Any]:
-        if not self.is_multi_objective:
-            return {"objective": self.objective.name, "minimize": self.objective.minimize}
-        return {
-            "objectives": ", ".join(
-                f"{o.name} ({'min' if o.minimize else 'max'}"
-                + (f", threshold {o.threshold:g})" if o.threshold is not None else ")")
-                for o in self.objectives
-            )
-        }
+        return definition_of(self)
 
     def settings(self) -> dict[str, Any]:
         """The run settings, as logged to MLflow."""
-        return {
-            "budget": self.budget,
-            "batch_size": self.batch_size,
-            "surrogate": self.surrogate,
-            **{
-                f"surrogate.{k}": v if isinstance(v, int | float | str | bool) else _label(v)
-                for k, v in self.surrogate_options.items()
-            },
-            "cv_folds": self.cv_folds,
-            "acquisition": self.acquisition,
-            "initial_trials": self.n_initial,
-            "timeout": self.timeout,
-            "retries": self.retries,
-            "seed": self.seed,
-            "dim": self.space.dim,
-            **self._objective_settings(),
-            "constraints": "; ".join(str(c) for c in self.constraints) or "none",
-            "stopping": "; ".join(repr(r) for r in self.stopping) or "none",
-            "strategy": describe_strategy(self.strategy),
-            "analyses": "; ".join(f"{k} every {v}" for k, v in self.analyses.items()) or "none",
-            **self._fidelity_settings(),
-            **self._learning_settings(),
-        }
-
-    def _fidelity_settings(self) -> dict[str, Any]:
-        fidelity = self.space.fidelity
-        if fidelity is None:
-            return {}
-        cost = self.cost if isinstance(self.cost, str) or self.cost is None else _label(self.cost)
-        return {
-            "fidelity": f"{fidelity.name} in [{fidelity.low:g}, {fidelity.high:g}], "
-            f"target {fidelity.target:g}",
-            "cost": cost or f"default: {fidelity.target / 4:g} + {fidelity.name}",
-        }
+        return settings_of(self)
 
     def check_values(self, raw: object) -> dict[str, float]:
         """Turn what ``evaluate`` returned into ``{outcome: float}``, or refuse it.

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bayesopt._results import feasible_completed, trials_table
 from bayesopt.active import Holdout, HoldoutSource, LevelEstimate, mc_size
 from bayesopt.active import holdout_scores as _holdout_scores
 from bayesopt.active import level_region as _level_region
@@ -533,72 +534,15 @@ class Optimizer:
             TrialStateError: several objectives, or no completed, feasible trial.
             InvalidAnalysisError: a bad ``fraction`` or ``truncation``, named.
         """
-        from bayesopt.analysis.basins import check_fraction, check_truncation, find_basins
+        from bayesopt.analysis.basins import basins_table
 
-        check_fraction(fraction)
-        check_truncation(truncation)
-        exp = self.experiment
-        if exp.is_multi_objective:
-            raise TrialStateError(
-                f"basins: experiment '{exp.name}' has {len(exp.objectives)} objectives; basins "
-                "group the good trials of one objective (use pareto() for the front)"
-            )
-        obj = exp.objective
-        done = self._feasible_completed("basins")
-        X = np.array([exp.space.encode(t.params) for t in done]).reshape(-1, exp.space.dim)
-        values = [obj.sign() * float(t.values[obj.name]) for t in done]  # type: ignore[index]
-        found = find_basins(X, values, fraction=fraction, truncation=truncation, seed=self.seed)
-        rows = []
-        for b in found.basins:
-            best = done[b.best]
-            rows.append(
-                {
-                    "basin": b.index,
-                    "trial": best.id,
-                    **best.params,
-                    obj.name: best.values[obj.name],  # type: ignore[index]
-                    "size": b.size,
-                    "probability": round(b.probability, 4),
-                    "weight": round(b.weight, 4),
-                }
-            )
-        df = pd.DataFrame(rows)
-        df.attrs.update(
-            n_basins=found.n_basins,
-            count_probs=found.count_probs,
-            n_points=len(found.selected),
-            seconds=found.seconds,
-            members={b.index: [done[m].id for m in b.members] for b in found.basins},
+        completed = self.all_trials(TrialStatus.COMPLETED)
+        return basins_table(
+            self.experiment, completed, fraction=fraction, truncation=truncation, seed=self.seed
         )
-        return df
 
     def _feasible_completed(self, what: str) -> list[Trial]:
-        exp = self.experiment
-        done = [t for t in self.all_trials(TrialStatus.COMPLETED) if t.values]
-        if not done:
-            raise TrialStateError(f"{what}: experiment '{exp.name}' has no completed trial yet")
-        fidelity = exp.space.fidelity
-        if fidelity is not None:  # results count at the target fidelity only
-            cheaper = len(done)
-            done = [t for t in done if at_target(exp.space, t.params)]
-            if not done:
-                raise TrialStateError(
-                    f"{what}: none of the {cheaper} completed trials of '{exp.name}' was "
-                    f"evaluated at the target fidelity {fidelity.name}={fidelity.target!r} yet, "
-                    "and results count only there; run more trials, or attach one evaluated "
-                    "at the target"
-                )
-        ok = feasible(exp, done)
-        if not ok:
-            worst = {
-                str(c): sum(not c.holds(t.values) for t in done if t.values)
-                for c in exp.outcome_constraints
-            }
-            raise TrialStateError(
-                f"{what}: none of the {len(done)} completed trials of '{exp.name}' is feasible "
-                f"yet; trials violating each outcome constraint: {worst}"
-            )
-        return ok
+        return feasible_completed(self.experiment, self.all_trials(TrialStatus.COMPLETED), what)
 
     def hypervolume(self) -> float:
         """Hypervolume of the feasible Pareto front (several objectives), with the
@@ -769,35 +713,17 @@ class Optimizer:
                 an outcome of the experiment.
             InvalidSpaceError: ``params`` is not a point of the space.
         """
-        from bayesopt.analysis.regimes import detect_drift, drift_message
-        from bayesopt.errors import InvalidAnalysisError, describe
+        from bayesopt.analysis.regimes import drift_of
 
-        exp = self.experiment
-        ok = isinstance(threshold, int | float) and not isinstance(threshold, bool)
-        if not ok or not 0 < threshold < 1:
-            raise InvalidAnalysisError(
-                f"drift: threshold={describe(threshold)}; expected a probability strictly "
-                "between 0 and 1"
-            )
-        name = outcome or exp.objectives[0].name
-        if name not in exp.modelled_outcomes:
-            raise InvalidAnalysisError(
-                f"drift: outcome={describe(outcome)}; expected one of {list(exp.modelled_outcomes)}"
-            )
-        done = [t for t in self.all_trials(TrialStatus.COMPLETED) if t.values and name in t.values]
-        if params is None:
-            chosen = [t for t in done if t.generator == REFERENCE]
-            where = str(chosen[0].params) if chosen else "(none attached)"
-        else:
-            point = exp.space.validate(params)
-            chosen = [t for t in done if t.params == point]
-            where = str(point)
-        chosen.sort(key=lambda t: (t.finished_at or t.created_at or 0, t.id))
-        times = [float(i) for i in range(len(chosen))]  # the order measured; gaps do not matter
-        found = detect_drift(times, [float(t.values[name]) for t in chosen])  # type: ignore[index]
-        if found.latest > threshold:
-            logger.warning("%s", drift_message(found, where))
-        return found
+        completed = self.all_trials(TrialStatus.COMPLETED)
+        return drift_of(
+            self.experiment,
+            completed,
+            params,
+            outcome=outcome,
+            threshold=threshold,
+            reference=REFERENCE,
+        )
 
     def should_stop(self) -> Stop | None:
         """Apply the experiment's stopping rules to the store; the first that fires is
@@ -820,36 +746,7 @@ class Optimizer:
         where a standard error was measured), ``feasible`` when there are outcome
         constraints, ``at_target`` and ``evaluation_cost`` (the cost model's value at the
         trial's fidelity) with a Fidelity parameter, and how the trial was made."""
-        rows = []
-        for t in self.all_trials():
-            row: dict[str, Any] = {"id": t.id, "status": t.status.value}
-            row.update(t.params)
-            row.update(t.values or {})
-            row.update({f"{k}_sem": v for k, v in (t.sems or {}).items()})
-            if self.experiment.outcome_constraints:
-                row["feasible"] = self.experiment.is_feasible(t.values) if t.values else None
-            if self.experiment.space.fidelity is not None:
-                row["at_target"] = at_target(self.experiment.space, t.params)
-                row["evaluation_cost"] = t.metadata.get("cost")
-            row.update(
-                step=t.metadata.get("step"),
-                generator=t.generator,
-                failure_reason=t.failure_reason,
-                created_at=t.created_at,
-                finished_at=t.finished_at,
-            )
-            rows.append(row)
-        columns = [
-            "id",
-            "status",
-            *self.experiment.space.names,
-            *self.experiment.modelled_outcomes,
-        ]
-        df = pd.DataFrame(rows)
-        for col in columns:
-            if col not in df.columns:
-                df[col] = pd.Series(dtype=object)
-        return df[columns + [c for c in df.columns if c not in columns]]
+        return trials_table(self.experiment, self.all_trials())
 
 
 def _local_process_gone(worker: str, host: str) -> bool:

@@ -58,11 +58,17 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayesopt.errors import InvalidAnalysisError, describe
+from bayesopt.errors import InvalidAnalysisError, TrialStateError, describe
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bayesopt.experiment import Experiment
+    from bayesopt.trial import Trial
 
 #: Components of the truncated stick-breaking prior.
 TRUNCATION = 8
@@ -426,6 +432,74 @@ def find_basins(
         seconds=time.perf_counter() - t0,
         method=mix.method,
     )
+
+
+def basins_table(
+    experiment: Experiment,
+    completed: Sequence[Trial],
+    *,
+    fraction: float = FRACTION,
+    truncation: int = TRUNCATION,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The distinct optima of a run: the basins of its best completed, feasible trials.
+
+    What :meth:`bayesopt.Optimizer.basins` returns (see there for the columns and
+    ``attrs``): the completed trials that count (with values, at the target fidelity
+    with a Fidelity parameter, feasible) are encoded, and :func:`find_basins` groups the
+    best of them.
+
+    Args:
+        experiment: The experiment of the trials.
+        completed: Its completed trials, in id order.
+        fraction: Share of the completed, feasible trials taken as good, in (0, 1].
+        truncation: Components of the stick-breaking prior, 2 to 32.
+        seed: Seeds the fit.
+
+    Raises:
+        TrialStateError: several objectives, or no completed, feasible trial.
+        InvalidAnalysisError: a bad ``fraction`` or ``truncation``, named.
+    """
+    import pandas as pd
+
+    from bayesopt._results import feasible_completed
+
+    check_fraction(fraction)
+    check_truncation(truncation)
+    exp = experiment
+    if exp.is_multi_objective:
+        raise TrialStateError(
+            f"basins: experiment '{exp.name}' has {len(exp.objectives)} objectives; basins "
+            "group the good trials of one objective (use pareto() for the front)"
+        )
+    obj = exp.objective
+    done = feasible_completed(exp, completed, "basins")
+    X = np.array([exp.space.encode(t.params) for t in done]).reshape(-1, exp.space.dim)
+    values = [obj.sign() * float(t.values[obj.name]) for t in done]  # type: ignore[index]
+    found = find_basins(X, values, fraction=fraction, truncation=truncation, seed=seed)
+    rows = []
+    for b in found.basins:
+        best = done[b.best]
+        rows.append(
+            {
+                "basin": b.index,
+                "trial": best.id,
+                **best.params,
+                obj.name: best.values[obj.name],  # type: ignore[index]
+                "size": b.size,
+                "probability": round(b.probability, 4),
+                "weight": round(b.weight, 4),
+            }
+        )
+    df = pd.DataFrame(rows)
+    df.attrs.update(
+        n_basins=found.n_basins,
+        count_probs=found.count_probs,
+        n_points=len(found.selected),
+        seconds=found.seconds,
+        members={b.index: [done[m].id for m in b.members] for b in found.basins},
+    )
+    return df
 
 
 # ------------------------------------------------------------------ the fit

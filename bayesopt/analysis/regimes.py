@@ -79,7 +79,9 @@ from pyro.distributions import TorchDistribution, constraints
 from bayesopt.errors import InvalidAnalysisError, describe
 
 if TYPE_CHECKING:
+    from bayesopt.experiment import Experiment
     from bayesopt.stopping import Progress
+    from bayesopt.trial import Trial
 
 logger = logging.getLogger("bayesopt")
 
@@ -689,3 +691,60 @@ def drift_message(found: Drift, where: str) -> str:
             "not compare with earlier ones"
         )
     return text
+
+
+def drift_of(
+    experiment: Experiment,
+    completed: Sequence[Trial],
+    params: Mapping[str, Any] | None = None,
+    *,
+    outcome: str | None = None,
+    threshold: float = 0.9,
+    reference: str,
+) -> Drift:
+    """Whether the process drifted, from repeated measurements of a reference point.
+
+    What :meth:`bayesopt.Optimizer.drift` returns (see there): :func:`detect_drift` of
+    the completed trials at ``params`` (or, without, those made by the generator
+    ``reference``) in the order they were measured, with a warning from
+    :func:`drift_message` when ``P(drift)`` at the latest exceeds ``threshold``.
+
+    Args:
+        experiment: The experiment of the trials.
+        completed: Its completed trials.
+        params: The reference point; ``None``: the trials attached as references.
+        outcome: The outcome measured; the first objective by default.
+        threshold: The probability of drift above which to warn, in ``(0, 1)``.
+        reference: The generator of the trials attached as references.
+
+    Raises:
+        InvalidAnalysisError: ``threshold`` is not in ``(0, 1)``, or ``outcome`` is not
+            an outcome of the experiment.
+        InvalidSpaceError: ``params`` is not a point of the space.
+    """
+    exp = experiment
+    ok = isinstance(threshold, int | float) and not isinstance(threshold, bool)
+    if not ok or not 0 < threshold < 1:
+        raise InvalidAnalysisError(
+            f"drift: threshold={describe(threshold)}; expected a probability strictly "
+            "between 0 and 1"
+        )
+    name = outcome or exp.objectives[0].name
+    if name not in exp.modelled_outcomes:
+        raise InvalidAnalysisError(
+            f"drift: outcome={describe(outcome)}; expected one of {list(exp.modelled_outcomes)}"
+        )
+    done = [t for t in completed if t.values and name in t.values]
+    if params is None:
+        chosen = [t for t in done if t.generator == reference]
+        where = str(chosen[0].params) if chosen else "(none attached)"
+    else:
+        point = exp.space.validate(params)
+        chosen = [t for t in done if t.params == point]
+        where = str(point)
+    chosen.sort(key=lambda t: (t.finished_at or t.created_at or 0, t.id))
+    times = [float(i) for i in range(len(chosen))]  # the order measured; gaps do not matter
+    found = detect_drift(times, [float(t.values[name]) for t in chosen])  # type: ignore[index]
+    if found.latest > threshold:
+        logger.warning("%s", drift_message(found, where))
+    return found
