@@ -54,7 +54,7 @@ import numpy as np
 from compare_peers import PROBLEMS, Instance, log10_regret
 from peer_common import command, fmt, median, run_tasks, set_threads, timed
 
-from bayesopt.analysis.regimes import FLOOR_DECADES, STATES, fit_signals
+from bayesopt.analysis.regimes import STATES, fit_signals, synthetic_signals
 from bayesopt.stopping import LowExpectedImprovement, NoImprovement, Stalled, progress_of
 
 RESULTS = Path(__file__).resolve().parent / "results" / "hmm_regimes.md"
@@ -92,22 +92,7 @@ def synthetic(seed: int, length: int = 45) -> tuple[np.ndarray, list[str]]:
         state = str(rng.choice([s for s in names if s != state]))
     truth = truth[:length]
     offset = rng.uniform(-0.3, 0.3)
-    rows = []
-    for i, r in enumerate(truth):
-        if r == "improving":
-            gain = rng.uniform(-2, -0.5) if rng.random() < 0.5 else None
-            acq, sd = rng.normal(-2.0, 0.5), 1.5
-        elif r == "refining":
-            gain = rng.uniform(-5, -3) if rng.random() < 0.25 else None
-            acq, sd = rng.normal(-3.7, 0.5), 1.0
-        else:
-            gain, acq, sd = None, rng.normal(-6.0, 0.7), 0.7
-        imp = 0.0 if gain is None else max(0.0, gain + FLOOR_DECADES)
-        row = [imp, min(acq + offset, 0.0), rng.normal(0.0, sd)]
-        if i < DESIGN:
-            row[1] = row[2] = math.nan
-        rows.append(row)
-    return np.array(rows), truth
+    return synthetic_signals(truth, rng, offset=offset, design=DESIGN), truth
 
 
 def changes(labels: Sequence[str]) -> list[int]:

@@ -449,6 +449,48 @@ def _fit(x_np: np.ndarray, k: int, max_iter: int) -> tuple[np.ndarray, dict[str,
     return probabilities, params, log_joint
 
 
+def synthetic_signals(
+    regimes: Sequence[str],
+    rng: np.random.Generator,
+    *,
+    offset: float = 0.0,
+    design: int = 0,
+) -> np.ndarray:
+    """A ``T x 3`` trace of signals (columns :data:`SIGNALS`) whose regimes are known, to
+    check the detector against (the tests and ``benchmarks/hmm_regimes.py`` use it).
+
+    Per trial, by its regime: improving, an improvement of 1-30% of the range on half
+    the trials (log10 of it ``uniform(-2, -0.5)``), a log10 expected improvement near -2
+    (sd 0.5) and a surprise of sd 1.5; refining, 1e-5 to 1e-3 on a quarter of the trials,
+    -3.7 (sd 0.5), sd 1; stalled, none, -6 (sd 0.7), sd 0.7. Improvements are stored as
+    decades above the floor (``gain + FLOOR_DECADES``), as :func:`trace_signals` does.
+
+    Args:
+        regimes: The regime of each trial (``"improving"``, ``"refining"``, ``"stalled"``).
+        rng: Draws the signals, trial by trial.
+        offset: Added to every log10 expected improvement (capped at 0): a run whose
+            acquisition sits higher or lower than the prior expects.
+        design: The first ``design`` trials have no acquisition value or surprise (NaN),
+            as the initial design's trials have none.
+    """
+    rows = []
+    for i, regime in enumerate(regimes):
+        if regime == "improving":
+            gain = rng.uniform(-2, -0.5) if rng.random() < 0.5 else None
+            acq, sd = rng.normal(-2.0, 0.5), 1.5
+        elif regime == "refining":
+            gain = rng.uniform(-5, -3) if rng.random() < 0.25 else None
+            acq, sd = rng.normal(-3.7, 0.5), 1.0
+        else:
+            gain, acq, sd = None, rng.normal(-6.0, 0.7), 0.7
+        improvement = 0.0 if gain is None else max(0.0, gain + FLOOR_DECADES)
+        row = [improvement, min(acq + offset, 0.0), rng.normal(0.0, sd)]
+        if i < design:
+            row[1] = row[2] = math.nan
+        rows.append(row)
+    return np.array(rows, dtype=np.float64).reshape(-1, len(SIGNALS))
+
+
 def fit_signals(
     signals: np.ndarray | Sequence[Sequence[float]],
     *,

@@ -18,6 +18,7 @@ from bayesopt.analysis.regimes import (
     detect_drift,
     fit_regimes,
     fit_signals,
+    synthetic_signals,
     trace_signals,
 )
 from bayesopt.errors import InvalidAnalysisError, InvalidExperimentError
@@ -30,23 +31,8 @@ X = [Float("x", 0.0, 1.0)]
 
 
 def synthetic(regimes: list[str], seed: int) -> np.ndarray:
-    """A trace whose regimes are known: improving (an improvement of 1-30% of the range on
-    half the trials, expected improvements near 1e-2, surprises of sd 1.5), refining
-    (improvements of 1e-5 to 1e-3 on a quarter, 1e-3.5, sd 1), stalled (none, 1e-6, sd 0.7)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for r in regimes:
-        if r == "improving":
-            gain = rng.uniform(-2, -0.5) if rng.random() < 0.5 else None
-            acq, sd = rng.normal(-2.0, 0.5), 1.5
-        elif r == "refining":
-            gain = rng.uniform(-5, -3) if rng.random() < 0.25 else None
-            acq, sd = rng.normal(-3.7, 0.5), 1.0
-        else:
-            gain, acq, sd = None, rng.normal(-6.0, 0.7), 0.7
-        imp = 0.0 if gain is None else max(0.0, gain + FLOOR_DECADES)
-        rows.append([imp, min(acq, 0.0), rng.normal(0, sd)])
-    return np.array(rows)
+    """A trace whose regimes are known (:func:`bayesopt.analysis.regimes.synthetic_signals`)."""
+    return synthetic_signals(regimes, np.random.default_rng(seed))
 
 
 # -------------------------------------------------------------------- the model
