@@ -87,6 +87,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import random
 import sys
 import time
 import traceback
@@ -475,6 +476,14 @@ METHODS: dict[str, tuple[str, Callable[[Instance, int], Trace]]] = {
 def one_run(inst: Instance, key: str, budget: int) -> Run:
     label, fn = METHODS[key]
     p = inst.problem
+    # Every run starts from the same global random state, whatever ran before it in this
+    # worker process: BoTorch (inside Ax) scrambles the Sobol points its acquisition
+    # optimizer starts from with torch's global generator unless given a seed, and this
+    # project's optimizer reseeds that generator at each decision, so without this a
+    # peer's result on a seed could depend on which runs its worker did before.
+    random.seed(inst.seed)
+    np.random.seed(inst.seed)
+    torch.manual_seed(inst.seed)
     t0 = time.perf_counter()
     try:
         with warnings.catch_warnings(record=True) as caught:
